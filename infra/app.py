@@ -1,0 +1,124 @@
+"""The HTTP app factory: every service's router, health, metrics and one error format."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from infra import admin_api
+from infra.composition import Runtime
+from services.incubation.api import router as incubation_router
+from services.intake.api import router as intake_router
+from services.matching.api import router as matching_router
+from services.review.api import router as review_router
+from shared.config import Settings
+from shared.errors import Conflict, IllegalTransition, NotFound, PermanentError, StaleStatus
+from shared.logging import get_logger
+
+log = get_logger("ideahub.http")
+
+REQUESTS = Counter("ideahub_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("ideahub_http_request_seconds", "HTTP request latency", ["route"])
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or Runtime(settings, pool_size=max(settings.worker_threads, 10))
+    app = FastAPI(
+        title="Ideahub",
+        version="1",
+        description="Front-line staff ideas, from submission to outcome.",
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.session_factory = runtime.session_factory
+    for router in (intake_router, review_router, matching_router, incubation_router, admin_api.router):
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+                "message": err["msg"].removeprefix("Value error, "),
+            }
+            for err in exc.errors()
+        ]
+        return _error(422, "the request is not valid", fields=fields)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(IllegalTransition)
+    async def illegal(_request: Request, exc: IllegalTransition) -> JSONResponse:
+        return _error(409, str(exc), current_status=exc.current, requested_status=exc.target)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(StaleStatus)
+    async def stale(_request: Request, exc: StaleStatus) -> JSONResponse:
+        return _error(409, f"{exc}; reload and try again")
+
+    @app.exception_handler(PermanentError)
+    async def refused(_request: Request, exc: PermanentError) -> JSONResponse:
+        field = getattr(exc, "field", None)
+        if field:
+            return _error(422, "the request is not valid", fields=[{"field": field, "message": exc.message}])  # type: ignore[attr-defined]
+        return _error(422, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("http.unexpected_error")
+        return _error(500, "something went wrong on our side; it has been logged")
+
+    @app.middleware("http")
+    async def metrics(request: Request, call_next: Any) -> Any:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        LATENCY.labels(path).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        checks = {"database": "ok", "broker": "ok"}
+        try:
+            with runtime.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # reported, not raised: this endpoint exists to say what is down
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            admin_api.ping_broker(runtime)
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics_endpoint() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,15 @@
+"""ASGI entry point for uvicorn (`ideahub serve`)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from infra.app import create_app
+from shared.config import load_settings
+from shared.logging import configure_logging
+
+
+def create() -> FastAPI:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

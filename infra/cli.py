@@ -1,0 +1,255 @@
+"""`ideahub`: one command for everything, or one component at a time."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.config import ConfigError, Settings, load_settings
+from shared.logging import configure_logging, get_logger
+
+app = typer.Typer(help="Ideahub: front-line ideas, from submission to outcome.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+users_app = typer.Typer(help="Reviewers, sponsors and administrators.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+console = Console()
+err = Console(stderr=True)
+log = get_logger("ideahub.cli")
+
+
+def settings() -> Settings:
+    try:
+        loaded = load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    configure_logging(loaded.log_level, loaded.log_format)
+    return loaded
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
+
+
+@app.command()
+def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")] = False) -> None:
+    """Run everything: embedded Redis and SQLite unless configured, the web API, the relay and every worker."""
+    from infra.embedded import EmbeddedRedis
+    from infra.supervisor import Child, Supervisor, ideahub_command
+    from shared.db.migrate import upgrade
+
+    s = settings()
+    s.data_path.mkdir(parents=True, exist_ok=True)
+    s.resolved_secret_key()
+    redis_server = EmbeddedRedis(s.data_path) if s.embedded_broker else None
+    stop = stop_on_signals()
+    if redis_server:
+        redis_server.start()
+    try:
+        upgrade(s.effective_database_url)
+        if demo:
+            from infra.demo import load_demo
+
+            load_demo(s)
+        children = [Child("web", ideahub_command("serve"))]
+        children.append(Child("relay", ideahub_command("relay")))
+        children += [
+            Child(f"worker-{i + 1}", ideahub_command("worker", "--processes", "1")) for i in range(s.worker_processes)
+        ]
+        console.print(
+            f"Ideahub is running at {s.public_url} (database {s.effective_database_url.split('://')[0]}, "
+            f"broker {s.broker_kind}{' embedded' if redis_server else ''}). Press Ctrl-C to stop."
+        )
+        Supervisor(children).run(stop)
+    finally:
+        if redis_server:
+            redis_server.stop()
+    console.print("Ideahub stopped.")
+
+
+@app.command()
+def serve(workers: Annotated[int, typer.Option(help="Web server processes.")] = 1) -> None:
+    """Run the web app and HTTP API."""
+    import uvicorn
+
+    s = settings()
+    uvicorn.run(
+        "infra.asgi:create",
+        factory=True,
+        host=s.http_host,
+        port=s.http_port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def relay() -> None:
+    """Run the outbox relay: publish committed events to the topic exchange and the stage queues."""
+    from infra.composition import Runtime
+
+    s = settings()
+    stop = stop_on_signals()
+    runtime = Runtime(s)
+    try:
+        runtime.relay().run_forever(stop, idle_seconds=s.relay_idle_ms / 1000)
+    finally:
+        runtime.close()
+
+
+@app.command()
+def worker(
+    stages: Annotated[list[str] | None, typer.Argument(help="Stages to run (default: all).")] = None,
+    processes: Annotated[int | None, typer.Option(help="Processes (default IDEAHUB_WORKER_PROCESSES).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads a process (default IDEAHUB_WORKER_THREADS).")] = None,
+) -> None:
+    """Run stage workers: review, matching, incubation, notify."""
+    from infra.composition import STAGES
+
+    s = settings()
+    chosen = stages or STAGES
+    unknown = sorted(set(chosen) - set(STAGES))
+    if unknown:
+        err.print(f"[red]unknown stage {', '.join(unknown)}: choose from {', '.join(STAGES)}[/red]")
+        raise typer.Exit(2)
+    count = processes or s.worker_processes
+    thread_count = threads or s.worker_threads
+    if count > 1:
+        from infra.supervisor import Child, Supervisor, ideahub_command
+
+        args = ["worker", *chosen, "--processes", "1", "--threads", str(thread_count)]
+        Supervisor([Child(f"worker-{i + 1}", ideahub_command(*args)) for i in range(count)]).run(stop_on_signals())
+        return
+    run_worker(s, chosen, thread_count)
+
+
+def run_worker(s: Settings, stages: list[str], threads: int) -> None:
+    import dramatiq
+
+    from infra.composition import Runtime, queue_names
+
+    stop = stop_on_signals()
+    runtime = Runtime(s, pool_size=threads + 2)
+    runtime.register_stages(stages)
+    queues = set(queue_names(s, stages))
+    worker_ = dramatiq.Worker(runtime.broker, queues=queues, worker_threads=threads, worker_timeout=s.redis_poll_ms)
+    worker_.start()
+    log.info("worker.started", stages=stages, threads=threads, queues=sorted(queues))
+    stop.wait()
+    log.info("worker.stopping")
+    worker_.stop(timeout=30_000)
+    runtime.close()
+    log.info("worker.stopped")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    from shared.db.migrate import upgrade
+
+    s = settings()
+    upgrade(s.effective_database_url)
+    console.print("The database is up to date.")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Option(help="Their email address.")],
+    name: Annotated[str, typer.Option(help="Their full name.")],
+    role: Annotated[str, typer.Option(help="reviewer, sponsor or admin.")],
+    department: Annotated[str | None, typer.Option()] = None,
+    themes: Annotated[str | None, typer.Option(help="Themes they review, comma separated.")] = None,
+    interests: Annotated[str | None, typer.Option(help="What a sponsor wants to fund, in words.")] = None,
+    capacity: Annotated[int, typer.Option(min=0, help="Incubations a sponsor can run at once.")] = 3,
+) -> None:
+    """Add a reviewer, sponsor or administrator."""
+    from infra import people
+
+    s = settings()
+    try:
+        person_id = people.add(
+            s,
+            email=email,
+            name=name,
+            role=role,
+            department=department,
+            themes=themes,
+            interests=interests,
+            capacity=capacity,
+        )
+    except people.PeopleError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Added {name} <{email}> as {role} (id {person_id}).")
+
+
+@users_app.command("token")
+def users_token(email: Annotated[str, typer.Argument(help="Whose token.")]) -> None:
+    """Print a new API token for a person (only its hash is kept)."""
+    from infra import people
+
+    s = settings()
+    try:
+        token = people.new_api_token(s, email)
+    except people.PeopleError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    typer.echo(token)
+
+
+@app.command()
+def status() -> None:
+    """The pipeline as a table: ideas per status, overdue work, queue depths, failures."""
+    from infra.admin_api import current_depths, pipeline
+    from infra.composition import Runtime
+    from shared.contracts.events import utcnow
+    from shared.db.uow import unit_of_work
+
+    s = settings()
+    runtime = Runtime(s)
+    depths = current_depths(runtime)
+    with unit_of_work(runtime.session_factory) as session:
+        view = pipeline(session, now=utcnow(), depths=depths)
+    table = Table(title="Ideas by status")
+    table.add_column("status")
+    table.add_column("ideas", justify="right")
+    for name, count in view.ideas_by_status.items():
+        table.add_row(name, str(count))
+    console.print(table)
+    work = Table(title="Work")
+    work.add_column("what")
+    work.add_column("count", justify="right")
+    for name, count in view.overdue.items():
+        work.add_row(f"overdue {name.replace('_', ' ')}", str(count))
+    for name, count in view.queue_depths.items():
+        work.add_row(f"queue {name}", str(count))
+    work.add_row("failed messages", str(len(view.failed_messages)))
+    console.print(work)
+    runtime.close()
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:  # raised where settings are read outside `settings()`
+        err.print(f"[red]{exc}[/red]")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

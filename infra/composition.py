@@ -1,0 +1,88 @@
+"""Builds the pieces each process needs from the settings, once: engine, sessions, broker, actors, routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import dramatiq
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.incubation.subscriptions import SUBSCRIPTIONS as INCUBATION
+from services.intake.subscriptions import SUBSCRIPTIONS as INTAKE
+from services.matching.subscriptions import SUBSCRIPTIONS as MATCHING
+from services.notify.subscriptions import SUBSCRIPTIONS as NOTIFY
+from services.review.subscriptions import SUBSCRIPTIONS as REVIEW
+from shared.bus.relay import Relay, Route
+from shared.config import Settings
+from shared.db.engine import make_engine, make_session_factory
+from shared.worker import stage
+from shared.worker.broker import make_broker
+
+SUBSCRIPTIONS: dict[str, list[stage.Subscription]] = {
+    "intake": INTAKE,
+    "review": REVIEW,
+    "matching": MATCHING,
+    "incubation": INCUBATION,
+    "notify": NOTIFY,
+}
+STAGES = [name for name, subs in SUBSCRIPTIONS.items() if subs]
+
+
+def all_subscriptions() -> list[stage.Subscription]:
+    return [s for subs in SUBSCRIPTIONS.values() for s in subs]
+
+
+def stage_actors(stages: list[str]) -> list[stage.StageActor]:
+    seen: dict[str, stage.StageActor] = {}
+    for name in stages:
+        for subscription in SUBSCRIPTIONS[name]:
+            seen.setdefault(subscription.actor.actor_name, subscription.actor)
+    return list(seen.values())
+
+
+def queue_names(settings: Settings, stages: list[str] | None = None) -> list[str]:
+    return sorted({settings.queue(a.queue) for a in stage_actors(stages or STAGES)})
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool_size: int = 5
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.effective_database_url, pool_size=self.pool_size)
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def broker(self) -> dramatiq.Broker:
+        return make_broker(self.settings.effective_broker_url, namespace=self.settings.queue("dramatiq"))
+
+    def routes(self) -> list[Route]:
+        return stage.routes(all_subscriptions(), self.settings)
+
+    def register_stages(self, stages: list[str]) -> list[dramatiq.Actor]:  # type: ignore[type-arg]
+        return stage.register(
+            self.broker, stage_actors(stages), self.session_factory, stage.StageContext(self.settings)
+        )
+
+    def relay(self) -> Relay:
+        publisher = None
+        if self.settings.publish_events:
+            from shared.bus.topic import EventPublisher
+
+            publisher = EventPublisher(self.settings.effective_broker_url, self.settings.events_exchange)
+        return Relay(
+            self.session_factory, self.broker, self.routes(), publisher=publisher, batch=self.settings.relay_batch
+        )
+
+    def close(self) -> None:
+        if "broker" in self.__dict__:
+            self.broker.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,34 @@
+"""Incubation's HTTP routes, for the idea's sponsor (or an administrator)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from services.incubation import handlers
+from services.incubation.schemas import OutcomeIn, PlanIn, UpdateIn
+from shared.web.deps import Principal, require, uow
+
+router = APIRouter(prefix="/api/v1/ideas/{reference}", tags=["incubation"])
+Sponsor = Annotated[Principal, Depends(require("sponsor", "admin"))]
+
+
+@router.post("/milestones", status_code=status.HTTP_201_CREATED)
+def add_plan(request: Request, reference: str, plan: PlanIn, sponsor: Sponsor) -> dict[str, int]:
+    with uow(request) as session:
+        return {"milestones_added": handlers.add_plan(session, reference, plan, sponsor=sponsor)}
+
+
+@router.post("/updates", status_code=status.HTTP_201_CREATED)
+def add_update(request: Request, reference: str, update: UpdateIn, sponsor: Sponsor) -> dict[str, str]:
+    with uow(request) as session:
+        handlers.add_update(session, reference, update, sponsor=sponsor)
+    return {"result": "update recorded"}
+
+
+@router.post("/outcome")
+def record_outcome(request: Request, reference: str, outcome: OutcomeIn, sponsor: Sponsor) -> dict[str, str]:
+    with uow(request) as session:
+        status_ = handlers.record_outcome(session, reference, outcome, sponsor=sponsor)
+    return {"idea_reference": reference, "status": status_}

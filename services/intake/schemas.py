@@ -1,0 +1,85 @@
+"""What a submission must look like, whatever channel it came by."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+
+
+def _one_line(value: str) -> str:
+    if any(ch in value for ch in "\r\n\x00"):
+        raise ValueError("must be a single line")
+    return value
+
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)]
+_EMAIL = re.compile(r"^[^@\s<>\"',;()\[\]]+@[^@\s<>\"',;()\[\]]+\.[^@\s<>\"',;()\[\]]+$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("enter an email address in the correct format, like name@example.gov.uk")
+    return value.lower()
+
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_email)]
+
+
+class Submission(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: Line
+    problem: Text
+    idea: Text
+    benefit: Text | None = None
+    department: Line | None = None
+    theme: Line | None = None
+    name: Line | None = None
+    email: Email
+    anonymous: bool = False
+
+
+class Accepted(BaseModel):
+    id: int
+    reference: str
+    status: str
+    status_url: str
+
+
+class HistoryEntry(BaseModel):
+    status: str
+    description: str
+    at: str
+    reason: str | None = None
+
+
+class StatusView(BaseModel):
+    reference: str
+    title: str
+    status: str
+    description: str
+    history: list[HistoryEntry]
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class StaffIdeaView(BaseModel):
+    reference: str
+    status: str
+    title: str
+    problem: str
+    idea: str
+    benefit: str | None
+    department: str | None
+    theme: str | None
+    submitter_name: str | None
+    submitter_email: str | None
+    anonymous: bool
+    created_at: str

@@ -1,0 +1,154 @@
+"""Ranking, offers and answers to them. Handlers take a session and never commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from services.matching.ranking import Candidate, rank
+from services.matching.schemas import OfferView
+from shared import lifecycle
+from shared.bus import outbox
+from shared.config import Settings
+from shared.contracts.events import EventBase, OfferAnsweredV1, OfferMadeV1, utcnow
+from shared.db.models import Idea, Incubation, Offer, Person
+from shared.errors import Conflict, NotFound
+from shared.logging import get_logger
+from shared.web.deps import Principal
+from shared.workdays import deadline
+
+log = get_logger("ideahub.matching")
+Status = lifecycle.Status
+
+
+def _candidates(session: Session, idea_id: int) -> list[Candidate]:
+    already = select(Offer.sponsor_id).where(Offer.idea_id == idea_id)
+    load = (
+        select(Incubation.sponsor_id, func.count().label("load"))
+        .join(Idea, Idea.id == Incubation.idea_id)
+        .where(Idea.status == Status.INCUBATING.value)
+        .group_by(Incubation.sponsor_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Person, func.coalesce(load.c.load, 0))
+        .outerjoin(load, load.c.sponsor_id == Person.id)
+        .where(Person.role == "sponsor", Person.active.is_(True), Person.id.not_in(already))
+    ).all()
+    return [
+        Candidate(p.id, p.name, p.department, p.interests or "", p.capacity, int(n)) for p, n in rows if n < p.capacity
+    ]
+
+
+def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: EventBase) -> None:
+    """Offer the idea to the best sponsor not yet asked, or mark it unmatched after `max_offers`."""
+    idea_state = lifecycle.load(session, idea_id)
+    if idea_state.status is not Status.MATCHING:
+        return
+    made = session.scalar(select(func.count()).where(Offer.idea_id == idea_id)) or 0
+    if session.scalar(select(func.count()).where(Offer.idea_id == idea_id, Offer.state == "open")):
+        return  # an offer is already out; this delivery is stale
+    idea = session.get(Idea, idea_id)
+    assert idea is not None
+    ranking = rank(f"{idea.title} {idea.problem} {idea.proposal}", idea.department, _candidates(session, idea_id))
+    if made >= settings.max_offers or not ranking:
+        why = f"no sponsor took it on after {made} offer(s)" if made else "no sponsor is available"
+        lifecycle.transition(session, idea_state, Status.UNMATCHED, reason=why, actor="matching", cause=cause)
+        log.warning("matching.unmatched", offers=made)
+        return
+    best = ranking[0]
+    now = utcnow()
+    due = deadline(now, settings.offer_deadline)
+    offer_id = session.execute(
+        Offer.__table__.insert()
+        .values(
+            idea_id=idea_id,
+            sponsor_id=best.sponsor_id,
+            rank=made + 1,
+            score=best.score,
+            reasons=best.reasons,
+            state="open",
+            made_at=now,
+            due_at=due,
+        )
+        .returning(Offer.id)
+    ).scalar_one()
+    outbox.emit(
+        session,
+        OfferMadeV1.caused_by(
+            cause, offer_id=offer_id, sponsor_id=best.sponsor_id, rank=made + 1, due_at=due, reasons=best.reasons
+        ),
+    )
+    log.info("matching.offer_made", sponsor_id=best.sponsor_id, score=best.score)
+
+
+def open_offers(session: Session, *, sponsor: Principal) -> list[OfferView]:
+    rows = session.execute(
+        select(Offer, Idea.reference, Idea.title)
+        .join(Idea, Idea.id == Offer.idea_id)
+        .where(Offer.sponsor_id == sponsor.id, Offer.state == "open")
+        .order_by(Offer.due_at)
+    ).all()
+    return [
+        OfferView(
+            id=o.id,
+            idea_reference=ref,
+            idea_title=title,
+            rank=o.rank,
+            score=o.score,
+            reasons=o.reasons,
+            due_at=o.due_at,
+        )
+        for o, ref, title in rows
+    ]
+
+
+def _answer(session: Session, offer_id: int, sponsor: Principal, state: str, reason: str | None) -> Offer:
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.sponsor_id != sponsor.id:
+        raise NotFound("you have no offer with that id")
+    result = session.execute(
+        update(Offer)
+        .where(Offer.id == offer_id, Offer.state == "open")
+        .values(state=state, answered_at=utcnow(), answer_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"this offer is already {offer.state}")
+    return offer
+
+
+def accept_offer(session: Session, offer_id: int, *, sponsor: Principal) -> str:
+    offer = _answer(session, offer_id, sponsor, "accepted", None)
+    idea = lifecycle.load(session, offer.idea_id)
+    answered = OfferAnsweredV1(
+        idea_id=idea.id,
+        idea_reference=idea.reference,
+        correlation_id=idea.correlation_id,
+        offer_id=offer_id,
+        sponsor_id=sponsor.id,
+        answer="accepted",
+    )
+    lifecycle.transition(
+        session, idea, Status.INCUBATING, reason=f"sponsored by {sponsor.name}", actor=sponsor.email, cause=answered
+    )
+    outbox.emit(session, answered)
+    return idea.reference
+
+
+def decline_offer(session: Session, offer_id: int, *, sponsor: Principal, reason: str) -> str:
+    offer = _answer(session, offer_id, sponsor, "declined", reason)
+    idea = lifecycle.load(session, offer.idea_id)
+    outbox.emit(
+        session,
+        OfferAnsweredV1(
+            idea_id=idea.id,
+            idea_reference=idea.reference,
+            correlation_id=idea.correlation_id,
+            offer_id=offer_id,
+            sponsor_id=sponsor.id,
+            answer="declined",
+            reason=reason,
+        ),
+    )
+    return idea.reference

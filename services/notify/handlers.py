@@ -1,0 +1,151 @@
+"""Who is told what, rendered from templates and delivered once per (event, recipient, channel)."""
+
+from __future__ import annotations
+
+import hashlib
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.notify.mailer import Mailer, mailer_for
+from shared import lifecycle
+from shared.config import Settings
+from shared.contracts.events import EventBase, IdeaReceivedV1, IdeaStatusChangedV1, utcnow
+from shared.db.models import Idea, Notification
+from shared.db.util import insert_ignore
+from shared.logging import get_logger
+
+log = get_logger("ideahub.notify")
+CHANNEL = "email"
+
+SUBJECTS = {
+    "received": "We have your idea",
+    "status_changed": "Your idea is now {status_words}",
+}
+
+
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("services.notify", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+@lru_cache(maxsize=4)
+def _mailer(smtp_url: str | None, mail_dir: str) -> Mailer:
+    from pathlib import Path
+
+    return mailer_for(smtp_url, Path(mail_dir))
+
+
+def notification_key(event_id: object, recipient: str, channel: str) -> str:
+    digest = hashlib.sha256(f"{event_id}|{recipient.lower()}|{channel}".encode()).hexdigest()[:16]
+    return f"{event_id}-{digest}"
+
+
+def status_words(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def build_email(
+    *, settings: Settings, template: str, recipient: str, context: dict[str, Any], key: str, reference: str
+) -> EmailMessage:
+    env = templates()
+    message = EmailMessage()
+    subject = SUBJECTS[template].format(**context)
+    message["Subject"] = f"[{reference}] {subject}"
+    message["From"] = settings.mail_from
+    name, address = parseaddr(recipient)
+    message["To"] = Address(display_name=context.get("name") or "", addr_spec=address)
+    message["Date"] = format_datetime(utcnow())
+    domain = parseaddr(settings.mail_from)[1].partition("@")[2] or "ideahub.local"
+    # Our own Message-ID, so that replies thread back to the idea.
+    message["Message-ID"] = f"<{key}.{reference}@{domain}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(env.get_template(f"{template}.txt").render(**context))
+    message.add_alternative(env.get_template(f"{template}.html").render(**context), subtype="html")
+    return message
+
+
+def _tell_submitter(
+    session: Session, event: EventBase, *, settings: Settings, template: str, extra: dict[str, Any]
+) -> None:
+    idea = session.execute(
+        select(Idea.title, Idea.submitter_name, Idea.submitter_email, Idea.status_token).where(Idea.id == event.idea_id)
+    ).one_or_none()
+    if idea is None or not idea.submitter_email:
+        return
+    recipient = idea.submitter_email
+    key = notification_key(event.event_id, recipient, CHANNEL)
+    context = {
+        "name": idea.submitter_name,
+        "title": idea.title,
+        "reference": event.idea_reference,
+        "status_url": f"{settings.public_url.rstrip('/')}/status/{idea.status_token}",
+        **extra,
+    }
+    message = build_email(
+        settings=settings,
+        template=template,
+        recipient=recipient,
+        context=context,
+        key=key,
+        reference=event.idea_reference,
+    )
+    # The row is keyed by (event, recipient, channel): a second delivery of the event finds it and stops.
+    if not insert_ignore(
+        session,
+        Notification.__table__,
+        {
+            "event_id": event.event_id,
+            "idea_id": event.idea_id,
+            "recipient": recipient,
+            "channel": CHANNEL,
+            "template": template,
+            "subject": str(message["Subject"]),
+            "state": "pending",
+            "created_at": utcnow(),
+        },
+    ):
+        return
+    _mailer(settings.smtp_url, str(settings.mail_dir)).send(message, key=key)
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.event_id == event.event_id,
+            Notification.recipient == recipient,
+            Notification.channel == CHANNEL,
+        )
+        .values(state="sent", sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    log.info("notify.sent", template=template)
+
+
+def idea_received(session: Session, event: IdeaReceivedV1, *, settings: Settings) -> None:
+    _tell_submitter(session, event, settings=settings, template="received", extra={})
+
+
+def status_changed(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) -> None:
+    status = lifecycle.Status(event.to_status)
+    _tell_submitter(
+        session,
+        event,
+        settings=settings,
+        template="status_changed",
+        extra={
+            "status_words": status_words(status.value),
+            "description": lifecycle.DESCRIPTIONS[status],
+            "reasons": event.reasons,
+            "reason": event.reason if status in (lifecycle.Status.WITHDRAWN, lifecycle.Status.UNMATCHED) else None,
+        },
+    )

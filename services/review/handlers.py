@@ -1,0 +1,206 @@
+"""Screening, assignment, scoring and the decision rule. Handlers take a session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.orm import Session
+
+from services.review.schemas import ReviewIn, TaskView
+from shared import lifecycle
+from shared.bus import outbox
+from shared.config import Settings
+from shared.contracts.events import IdeaReceivedV1, ReviewAssignedV1, ReviewSubmittedV1, utcnow
+from shared.db.models import Idea, Person, Review, ReviewTask
+from shared.errors import Conflict, NotFound
+from shared.logging import get_logger
+from shared.web.deps import Principal
+from shared.workdays import deadline
+
+log = get_logger("ideahub.review")
+Status = lifecycle.Status
+
+
+def choose_reviewers(
+    session: Session, *, count: int, department: str | None, theme: str | None, exclude_email: str | None
+) -> list[int]:
+    """Reviewers of the idea's department and theme first, then the least loaded; never the submitter."""
+    open_load = (
+        select(ReviewTask.reviewer_id, func.count().label("load"))
+        .where(ReviewTask.state == "open")
+        .group_by(ReviewTask.reviewer_id)
+        .subquery()
+    )
+    load = func.coalesce(open_load.c.load, 0)
+    same_department = case((Person.department == department, 0), else_=1) if department else None
+    same_theme = case((Person.themes.contains(theme), 0), else_=1) if theme else None
+    order = [c for c in (same_department, same_theme) if c is not None] + [load, Person.id]
+    query = (
+        select(Person.id)
+        .outerjoin(open_load, open_load.c.reviewer_id == Person.id)
+        .where(Person.role == "reviewer", Person.active.is_(True))
+        .order_by(*order)
+        .limit(count)
+    )
+    if exclude_email:
+        query = query.where(func.lower(Person.email) != exclude_email.lower())
+    return list(session.scalars(query))
+
+
+def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) -> None:
+    """Check a received idea, assign its reviewers and put it in review."""
+    idea = lifecycle.load(session, event.idea_id)
+    if idea.status is not Status.RECEIVED:
+        log.info("review.screen_skipped", status=idea.status.value)  # withdrawn meanwhile, say
+        return
+    reviewers = choose_reviewers(
+        session,
+        count=settings.reviewers_per_idea,
+        department=event.department,
+        theme=event.theme,
+        exclude_email=event.submitter.email,
+    )
+    now = utcnow()
+    due = deadline(now, settings.review_deadline)
+    assigned = []
+    if reviewers:
+        task_ids = session.execute(
+            ReviewTask.__table__.insert().returning(ReviewTask.id),
+            [
+                {"idea_id": idea.id, "reviewer_id": r, "state": "open", "assigned_at": now, "due_at": due}
+                for r in reviewers
+            ],
+        ).scalars()
+        assigned = [
+            ReviewAssignedV1.caused_by(event, task_id=task_id, reviewer_id=reviewer_id, due_at=due)
+            for task_id, reviewer_id in zip(task_ids, reviewers, strict=True)
+        ]
+    else:
+        log.warning("review.no_reviewers_available")
+    lifecycle.transition(
+        session,
+        idea,
+        Status.IN_REVIEW,
+        reason=f"{len(reviewers)} reviewer(s) assigned",
+        actor="screening",
+        cause=event,
+    )
+    outbox.emit(session, *assigned)
+    log.info("review.idea_screened", reviewers=len(reviewers))
+
+
+def open_tasks(session: Session, *, reviewer: Principal) -> list[TaskView]:
+    rows = session.execute(
+        select(ReviewTask, Idea.reference, Idea.title)
+        .join(Idea, Idea.id == ReviewTask.idea_id)
+        .where(ReviewTask.reviewer_id == reviewer.id, ReviewTask.state == "open")
+        .order_by(ReviewTask.due_at)
+    ).all()
+    return [
+        TaskView(
+            id=task.id,
+            idea_reference=reference,
+            idea_title=title,
+            state=task.state,
+            due_at=task.due_at,
+            assigned_at=task.assigned_at,
+        )
+        for task, reference, title in rows
+    ]
+
+
+def submit_review(session: Session, task_id: int, review: ReviewIn, *, reviewer: Principal) -> None:
+    """Record a reviewer's scores; the decision is taken by the review worker when the event arrives."""
+    task = session.get(ReviewTask, task_id)
+    if task is None or task.reviewer_id != reviewer.id:
+        raise NotFound("you have no review task with that id")
+    if task.state != "open":
+        raise Conflict(f"this task is already {task.state}")
+    idea = lifecycle.load(session, task.idea_id)
+    if idea.status is not Status.IN_REVIEW:
+        raise Conflict(f"this idea is {idea.status.value}, not in review")
+    claimed = session.execute(
+        update(ReviewTask)
+        .where(ReviewTask.id == task_id, ReviewTask.state == "open")
+        .values(state="done")
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("this task was answered meanwhile")
+    session.add(
+        Review(
+            task_id=task_id,
+            idea_id=idea.id,
+            impact=review.scores.impact,
+            feasibility=review.scores.feasibility,
+            cost=review.scores.cost,
+            evidence=review.scores.evidence,
+            recommendation=review.recommendation,
+            comment=review.comment,
+        )
+    )
+    session.flush()
+    outbox.emit(
+        session,
+        ReviewSubmittedV1(
+            idea_id=idea.id,
+            idea_reference=idea.reference,
+            correlation_id=idea.correlation_id,
+            task_id=task_id,
+            reviewer_id=reviewer.id,
+            recommendation=review.recommendation,
+            overall=review.scores.overall,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    accept: bool
+    mean: float
+    accept_share: float
+    reasons: list[str]
+
+
+def decide_rule(reviews: list[Review], *, min_mean: float, min_accept_share: float) -> Decision:
+    """Mean overall score at least `min_mean` and more than `min_accept_share` recommending accept."""
+    overall = [(r.impact + r.feasibility + r.cost + r.evidence) / 4 for r in reviews]
+    mean = sum(overall) / len(overall)
+    share = sum(r.recommendation == "accept" for r in reviews) / len(reviews)
+    return Decision(
+        accept=mean >= min_mean and share > min_accept_share,
+        mean=round(mean, 2),
+        accept_share=share,
+        reasons=[r.comment for r in reviews],
+    )
+
+
+def decide(session: Session, event: ReviewSubmittedV1, *, settings: Settings) -> None:
+    """When every assigned review is in, apply the decision rule."""
+    idea = lifecycle.load(session, event.idea_id)
+    if idea.status is not Status.IN_REVIEW:
+        return
+    waiting = session.scalar(
+        select(func.count()).where(and_(ReviewTask.idea_id == idea.id, ReviewTask.state == "open"))
+    )
+    if waiting:
+        log.info("review.waiting_for_reviews", open=waiting)
+        return
+    reviews = list(session.scalars(select(Review).where(Review.idea_id == idea.id).order_by(Review.id)))
+    if not reviews:
+        return
+    decision = decide_rule(
+        reviews, min_mean=settings.decision_min_mean, min_accept_share=settings.decision_min_accept_share
+    )
+    target = Status.MATCHING if decision.accept else Status.REJECTED
+    lifecycle.transition(
+        session,
+        idea,
+        target,
+        reason=f"mean score {decision.mean}, {decision.accept_share:.0%} recommended accepting",
+        reasons=decision.reasons,
+        actor="review",
+        cause=event,
+    )
+    log.info("review.decided", outcome=target.value, mean=decision.mean)

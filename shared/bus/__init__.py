@@ -1,0 +1,1 @@
+"""The transactional outbox, the relay that publishes it, and the kombu topic exchange."""

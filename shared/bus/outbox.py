@@ -1,0 +1,26 @@
+"""`emit()` writes an event into the outbox in the caller's transaction; only the relay publishes it."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from shared.contracts.events import EventBase
+from shared.db.models import OutboxMessage
+
+
+def emit(session: Session, *events: EventBase) -> None:
+    if not events:
+        return
+    session.execute(
+        OutboxMessage.__table__.insert(),
+        [
+            {
+                "event_id": event.event_id,
+                "event_type": event.type,  # type: ignore[attr-defined]
+                "idea_id": event.idea_id,
+                "payload": event.model_dump_json(),
+                "created_at": event.occurred_at,
+            }
+            for event in events
+        ],
+    )

@@ -1,0 +1,125 @@
+"""The relay: reads committed events from the outbox and publishes them.
+
+Each event goes once onto the kombu topic exchange (for any subscriber) and, as
+a dramatiq message, to every stage actor subscribed to its type. A row is marked
+published only after every publish returned, so a crash in between publishes the
+row again; consumers record what they have handled, so that has no second effect.
+
+One relay per installation: rows are read without a lock (SQLite has none to
+give), and a second relay would only publish duplicates, which consumers drop.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import dramatiq
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.contracts.events import utcnow
+from shared.db.models import OutboxMessage
+from shared.db.uow import unit_of_work
+from shared.logging import get_logger
+
+log = get_logger("ideahub.relay")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Deliver events of one type to one dramatiq actor, optionally only when `when(payload)` holds."""
+
+    event_type: str
+    queue_name: str
+    actor_name: str
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+
+
+class Publisher(Protocol):
+    def publish(self, event_type: str, payload: str) -> None: ...
+
+
+class Relay:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        broker: dramatiq.Broker,
+        routes: Iterable[Route],
+        *,
+        publisher: Publisher | None = None,
+        batch: int = 500,
+    ) -> None:
+        self.session_factory = session_factory
+        self.broker = broker
+        self.publisher = publisher
+        self.batch = batch
+        self.routes: dict[str, list[Route]] = {}
+        for route in routes:
+            self.routes.setdefault(route.event_type, []).append(route)
+            broker.declare_queue(route.queue_name)
+
+    def pending(self) -> list[Any]:
+        with unit_of_work(self.session_factory) as session:
+            return list(
+                session.execute(
+                    select(OutboxMessage.id, OutboxMessage.event_type, OutboxMessage.payload)
+                    .where(OutboxMessage.published_at.is_(None))
+                    .order_by(OutboxMessage.id)
+                    .limit(self.batch)
+                )
+            )
+
+    def publish(self, rows: list[Any]) -> None:
+        for row in rows:
+            if self.publisher is not None:
+                self.publisher.publish(row.event_type, row.payload)
+            routes = self.routes.get(row.event_type, ())
+            if not routes:
+                continue
+            data = json.loads(row.payload)
+            for route in routes:
+                if route.when is None or route.when(data):
+                    self.broker.enqueue(
+                        dramatiq.Message(
+                            queue_name=route.queue_name,
+                            actor_name=route.actor_name,
+                            args=(data,),
+                            kwargs={},
+                            options={},
+                        )
+                    )
+
+    def mark_published(self, ids: list[int]) -> None:
+        with unit_of_work(self.session_factory) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(published_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+
+    def run_once(self) -> int:
+        """Publish one batch; the number of events published."""
+        rows = self.pending()
+        if rows:
+            self.publish(rows)
+            self.mark_published([row.id for row in rows])
+            log.debug("relay.published", count=len(rows), last_id=rows[-1].id)
+        return len(rows)
+
+    def run_forever(self, stop: threading.Event, *, idle_seconds: float = 0.02) -> None:
+        log.info("relay.started", routes=sum(len(r) for r in self.routes.values()))
+        while not stop.is_set():
+            try:
+                published = self.run_once()
+            except Exception:
+                log.exception("relay.failed")  # the database or broker is away: keep trying
+                stop.wait(1.0)
+                continue
+            if published < self.batch:
+                stop.wait(idle_seconds)
+        log.info("relay.stopped")

@@ -1,0 +1,50 @@
+"""The kombu topic exchange on which every domain event is published, keyed by its type."""
+
+from __future__ import annotations
+
+from kombu import Connection, Exchange, Queue
+
+
+def kombu_url(broker_url: str) -> str:
+    """kombu names the AMQP transport `amqp://` and a Redis unix socket `redis+socket://` as we do."""
+    return broker_url
+
+
+def events_exchange(name: str) -> Exchange:
+    return Exchange(name, type="topic", durable=True)
+
+
+class EventPublisher:
+    """Publishes outbox rows on the topic exchange; used by the relay only."""
+
+    def __init__(self, broker_url: str, exchange_name: str) -> None:
+        self.connection = Connection(kombu_url(broker_url))
+        self.exchange = events_exchange(exchange_name)
+        self.producer = self.connection.Producer()
+        self.exchange(self.connection.default_channel).declare()
+
+    def publish(self, event_type: str, payload: str) -> None:
+        self.producer.publish(
+            payload,
+            exchange=self.exchange,
+            routing_key=event_type,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            retry=True,
+        )
+
+    def close(self) -> None:
+        self.connection.release()
+
+
+def subscriber_queue(exchange_name: str, queue_name: str, *patterns: str) -> Queue:
+    """A durable queue bound to the exchange for the given routing patterns (`idea.#`)."""
+    from kombu import binding
+
+    exchange = events_exchange(exchange_name)
+    return Queue(
+        queue_name,
+        bindings=[binding(exchange, routing_key=p) for p in patterns],
+        durable=True,
+    )

@@ -1,0 +1,178 @@
+"""One Settings class, read from `IDEAHUB_*` environment variables or a `.env` file.
+
+`load_settings()` is the only way in: it turns a validation failure into a
+`ConfigError` whose message names the environment variable at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "IDEAHUB_"
+
+
+class ConfigError(Exception):
+    """Configuration that Ideahub cannot start with; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A deadline length: whole working days (`10d`) or wall-clock seconds (`30s`, `15m`, `2h`)."""
+
+    amount: int
+    unit: Literal["d", "s"]
+
+    _PATTERN = re.compile(r"^\s*(\d+)\s*([dsmh])\s*$")
+
+    @classmethod
+    def parse(cls, value: object) -> Duration:
+        if isinstance(value, Duration):
+            return value
+        match = cls._PATTERN.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration: use working days like '10d' or seconds like '30s'")
+        amount, unit = int(match[1]), match[2]
+        if amount <= 0:
+            raise ValueError("a duration must be more than zero")
+        if unit == "d":
+            return cls(amount, "d")
+        return cls(amount * {"s": 1, "m": 60, "h": 3600}[unit], "s")
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+
+DurationField = Annotated[Duration, BeforeValidator(Duration.parse), PlainSerializer(str)]
+
+
+def _broker_scheme(url: str | None) -> str | None:
+    if url is None:
+        return None
+    scheme = urlsplit(url).scheme
+    if scheme not in {"redis", "rediss", "redis+socket", "amqp", "amqps"}:
+        raise ValueError(f"unsupported broker {scheme!r}: use redis://, rediss://, redis+socket:// or amqp://")
+    return url
+
+
+def _database_scheme(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("sqlite", "postgresql")):
+        raise ValueError("unsupported database: use sqlite:///PATH or postgresql+psycopg://...")
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("var")
+    database_url: Annotated[str | None, AfterValidator(_database_scheme)] = None
+    broker_url: Annotated[str | None, AfterValidator(_broker_scheme)] = None
+    # Prefix for queue and exchange names, so that several installations (or test runs) share a broker.
+    queue_prefix: str = Field(default="", pattern=r"^[a-z0-9_.-]*$")
+
+    public_url: str = "http://localhost:8000"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    smtp_intake_port: int = Field(default=2525, ge=1, le=65535)
+    intake_address: str = "ideas@localhost"
+    smtp_url: str | None = None
+    mail_from: str = "Ideahub <ideahub@localhost>"
+    secret_key: str | None = None
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    departments: list[str] = ["Benefits", "Health", "Housing", "Justice", "Transport", "Other"]
+    reviewers_per_idea: int = Field(default=2, ge=1, le=10)
+    decision_min_mean: float = Field(default=3.0, ge=1, le=5)
+    decision_min_accept_share: float = Field(default=0.5, ge=0, le=1)  # strictly more than this share
+    max_offers: int = Field(default=3, ge=1)
+    review_deadline: DurationField = Duration(10, "d")
+    info_deadline: DurationField = Duration(10, "d")
+    offer_deadline: DurationField = Duration(5, "d")
+    milestone_grace: DurationField = Duration(5, "d")
+
+    # Processes and threads. Database-heavy stages do better with more processes and fewer threads.
+    worker_processes: int = Field(default=1, ge=1, le=32)
+    worker_threads: int = Field(default=4, ge=1, le=64)
+    relay_batch: int = Field(default=500, ge=1, le=10_000)
+    relay_idle_ms: int = Field(default=20, ge=1, le=5_000)
+    # How long an idle Redis consumer waits before polling again (dramatiq's default is 1 s).
+    redis_poll_ms: int = Field(default=50, ge=1, le=5_000)
+    publish_events: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("departments", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.data_path / "redis.sock"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or f"redis+socket://{self.redis_socket}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'ideahub.db'}"
+
+    @property
+    def broker_kind(self) -> Literal["redis", "rabbitmq"]:
+        return "rabbitmq" if self.effective_broker_url.startswith("amqp") else "redis"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_path / "mail"
+
+    def queue(self, name: str) -> str:
+        return f"{self.queue_prefix}{name}"
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.queue_prefix}ideahub.events"
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_path / "secret_key"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; bad values raise ConfigError naming each variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+        raise ConfigError("bad configuration: " + "; ".join(problems)) from None

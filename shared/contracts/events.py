@@ -1,0 +1,154 @@
+"""The event models. Each docstring says when the event is emitted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Submitter(BaseModel):
+    """Who sent an idea. The only personal data an event may carry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    email: str | None = None
+    anonymous: bool = False
+
+
+class EventBase(BaseModel):
+    """The envelope every event carries."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    idea_id: int
+    idea_reference: str
+    # Follows the idea across services: set at intake, copied into every event after.
+    correlation_id: uuid.UUID
+    # The event (or request) that caused this one; None for a person's action at intake.
+    causation_id: uuid.UUID | None = None
+
+    @classmethod
+    def caused_by(cls, cause: EventBase, **fields: Any) -> Self:
+        """A new event about the same idea, in the same correlation, caused by `cause`."""
+        return cls(
+            idea_id=cause.idea_id,
+            idea_reference=cause.idea_reference,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.event_id,
+            **fields,
+        )
+
+
+class IdeaReceivedV1(EventBase):
+    """An idea was stored and given its reference (any channel)."""
+
+    type: Literal["idea.received.v1"] = "idea.received.v1"
+    title: str
+    department: str | None = None
+    theme: str | None = None
+    channel: Literal["api", "web", "email", "import"] = "api"
+    submitter: Submitter
+
+
+class IdeaStatusChangedV1(EventBase):
+    """An idea moved from one status to another through the lifecycle."""
+
+    type: Literal["idea.status_changed.v1"] = "idea.status_changed.v1"
+    from_status: str
+    to_status: str
+    reason: str | None = None
+    # Reasons given by reviewers (never their names), for a decision.
+    reasons: list[str] = []
+    actor: str | None = None
+
+
+class ReviewAssignedV1(EventBase):
+    """A reviewer was given a review task for an idea."""
+
+    type: Literal["review.assigned.v1"] = "review.assigned.v1"
+    task_id: int
+    reviewer_id: int
+    due_at: datetime
+
+
+class ReviewSubmittedV1(EventBase):
+    """A reviewer scored an idea."""
+
+    type: Literal["review.submitted.v1"] = "review.submitted.v1"
+    task_id: int
+    reviewer_id: int
+    recommendation: Literal["accept", "reject", "needs_info"]
+    overall: float
+
+
+class OfferMadeV1(EventBase):
+    """An idea was offered to a sponsor, with the reasons for the choice."""
+
+    type: Literal["offer.made.v1"] = "offer.made.v1"
+    offer_id: int
+    sponsor_id: int
+    rank: int
+    due_at: datetime
+    reasons: list[str] = []
+
+
+class OfferAnsweredV1(EventBase):
+    """A sponsor accepted or declined an offer (or it lapsed)."""
+
+    type: Literal["offer.answered.v1"] = "offer.answered.v1"
+    offer_id: int
+    sponsor_id: int
+    answer: Literal["accepted", "declined", "expired"]
+    reason: str | None = None
+
+
+class IncubationStartedV1(EventBase):
+    """The incubation stage opened an idea's incubation record for its sponsor."""
+
+    type: Literal["incubation.started.v1"] = "incubation.started.v1"
+    sponsor_id: int
+
+
+Event = Annotated[
+    IdeaReceivedV1
+    | IdeaStatusChangedV1
+    | ReviewAssignedV1
+    | ReviewSubmittedV1
+    | OfferMadeV1
+    | OfferAnsweredV1
+    | IncubationStartedV1,
+    Field(discriminator="type"),
+]
+
+_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES: dict[str, type[EventBase]] = {
+    model.model_fields["type"].default: model
+    for model in (
+        IdeaReceivedV1,
+        IdeaStatusChangedV1,
+        ReviewAssignedV1,
+        ReviewSubmittedV1,
+        OfferMadeV1,
+        OfferAnsweredV1,
+        IncubationStartedV1,
+    )
+}
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> Event:
+    """Parse any event from JSON text or a dict, by its `type`."""
+    if isinstance(data, dict):
+        return _adapter.validate_python(data)
+    return _adapter.validate_json(data)

@@ -1,0 +1,36 @@
+"""Alembic environment: the URL comes from the caller (`shared.db.migrate`), never from an ini file."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from shared.db.models import Base
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+
+
+def run() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is not None:
+        _configure(connectable)
+        return
+    engine = create_engine(url)  # type: ignore[arg-type]
+    with engine.connect() as connection:
+        _configure(connection)
+    engine.dispose()
+
+
+def _configure(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=Base.metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

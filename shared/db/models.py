@@ -1,0 +1,284 @@
+"""Tables. The database is the source of truth; the bus only carries what was committed here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from shared.contracts.events import utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no zone, so one is put back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use shared.contracts.events.utcnow()")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime()}
+
+
+class Person(Base):
+    """A member of staff who signs in: reviewer, sponsor or administrator."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # reviewer | sponsor | admin
+    department: Mapped[str | None] = mapped_column(String(100))
+    themes: Mapped[str | None] = mapped_column(String(500))
+    interests: Mapped[str | None] = mapped_column(Text)
+    capacity: Mapped[int] = mapped_column(Integer, default=3)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class Idea(Base):
+    __tablename__ = "ideas"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    problem: Mapped[str] = mapped_column(Text)
+    proposal: Mapped[str] = mapped_column(Text)
+    benefit: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(100))
+    theme: Mapped[str | None] = mapped_column(String(100))
+    submitter_name: Mapped[str | None] = mapped_column(String(200))
+    submitter_email: Mapped[str | None] = mapped_column(String(320))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The secret in the submitter's status link. Kept in clear so every email can carry the link.
+    status_token: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    correlation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped by every status change; the change is conditional on the status it read.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class StatusChange(Base):
+    """The history of an idea's statuses; written only by `shared.lifecycle.transition`."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewTask(Base):
+    __tablename__ = "review_tasks"
+    __table_args__ = (UniqueConstraint("idea_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | done | declined | replaced
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("review_tasks.id"), unique=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    impact: Mapped[int] = mapped_column(Integer)
+    feasibility: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[int] = mapped_column(Integer)
+    recommendation: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Offer(Base):
+    """A sponsorship offer, with the ranking that chose the sponsor."""
+
+    __tablename__ = "offers"
+    __table_args__ = (UniqueConstraint("idea_id", "sponsor_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | accepted | declined | expired
+    made_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answer_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Incubation(Base):
+    __tablename__ = "incubations"
+
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    budget: Mapped[float | None] = mapped_column(Float)
+    staff_days: Mapped[float | None] = mapped_column(Float)
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date] = mapped_column(Date)
+    done_at: Mapped[datetime | None]
+
+
+class ProgressUpdate(Base):
+    __tablename__ = "progress_updates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # on_track | at_risk | blocked
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Outcome(Base):
+    __tablename__ = "outcomes"
+
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
+    result: Mapped[str] = mapped_column(String(20))  # implemented | closed
+    summary: Mapped[str] = mapped_column(Text)
+    benefits: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    publish: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """An event committed with the change that caused it, waiting for (or done with) the relay."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    idea_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+
+class ProcessedMessage(Base):
+    """What each consumer has handled, written in the same transaction as the effect."""
+
+    __tablename__ = "processed_messages"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """One message to one recipient through one channel, for one event: sent once, ever."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_id", "recipient", "channel"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    idea_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    channel: Mapped[str] = mapped_column(String(20))  # email
+    template: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class FailedMessage(Base):
+    """A message a consumer gave up on, for administrators to see and retry."""
+
+    __tablename__ = "failed_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    idea_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

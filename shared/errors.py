@@ -1,0 +1,26 @@
+"""Errors every layer understands. A PermanentError is never retried."""
+
+from __future__ import annotations
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (bad data, a refused transition): record it for administrators."""
+
+
+class NotFound(PermanentError):
+    pass
+
+
+class IllegalTransition(PermanentError):
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"an idea cannot move from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+class StaleStatus(Exception):
+    """The idea's status changed between reading it and changing it; the caller retries."""
+
+
+class Conflict(PermanentError):
+    """A request that contradicts the current state (answering an offer twice, say)."""

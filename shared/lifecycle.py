@@ -1,0 +1,166 @@
+"""The idea lifecycle of SPEC section 2, as data, and `transition()`: the only writer of an idea's status.
+
+A transition is checked against `TRANSITIONS`; an illegal one raises IllegalTransition
+before anything is written. The update is conditional on the status that was read,
+so two workers racing on one idea cannot both move it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shared.bus import outbox
+from shared.contracts.events import EventBase, IdeaStatusChangedV1, utcnow
+from shared.db.models import Idea, StatusChange
+from shared.errors import IllegalTransition, NotFound, StaleStatus
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    NEEDS_INFO = "needs_info"
+    MATCHING = "matching"
+    UNMATCHED = "unmatched"
+    INCUBATING = "incubating"
+    IMPLEMENTED = "implemented"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    WITHDRAWN = "withdrawn"
+
+
+INITIAL = Status.RECEIVED
+FINAL = frozenset({Status.IMPLEMENTED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE, Status.WITHDRAWN})
+
+_FORWARD: dict[Status, frozenset[Status]] = {
+    Status.RECEIVED: frozenset({Status.IN_REVIEW}),
+    Status.IN_REVIEW: frozenset({Status.NEEDS_INFO, Status.MATCHING, Status.REJECTED, Status.DUPLICATE}),
+    Status.NEEDS_INFO: frozenset({Status.IN_REVIEW}),
+    Status.MATCHING: frozenset({Status.INCUBATING, Status.UNMATCHED}),
+    Status.UNMATCHED: frozenset({Status.MATCHING, Status.INCUBATING, Status.CLOSED}),
+    Status.INCUBATING: frozenset({Status.IMPLEMENTED, Status.CLOSED}),
+}
+
+# Every status that is not final may also be withdrawn by its submitter.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    status: (_FORWARD.get(status, frozenset()) | {Status.WITHDRAWN}) if status not in FINAL else frozenset()
+    for status in Status
+}
+
+DESCRIPTIONS: dict[Status, str] = {
+    Status.RECEIVED: "We have your idea and are checking it.",
+    Status.IN_REVIEW: "Senior staff are reviewing your idea.",
+    Status.NEEDS_INFO: "A reviewer has asked you a question.",
+    Status.MATCHING: "Your idea was accepted and we are finding a sponsor for it.",
+    Status.UNMATCHED: "Your idea was accepted but no sponsor has taken it on yet.",
+    Status.INCUBATING: "A sponsor is trying your idea out.",
+    Status.IMPLEMENTED: "Your idea has been put into practice.",
+    Status.CLOSED: "Your idea was tried and has been closed.",
+    Status.REJECTED: "Your idea will not go further this time.",
+    Status.DUPLICATE: "Your idea is the same as one we already have.",
+    Status.WITHDRAWN: "You withdrew your idea.",
+}
+
+
+def is_allowed(current: Status | str, target: Status | str) -> bool:
+    return Status(target) in TRANSITIONS[Status(current)]
+
+
+def ensure_allowed(current: Status | str, target: Status | str) -> None:
+    if not is_allowed(current, target):
+        raise IllegalTransition(str(current), str(target))
+
+
+@dataclass(frozen=True)
+class IdeaState:
+    """What a transition needs to know of an idea."""
+
+    id: int
+    reference: str
+    status: Status
+    correlation_id: uuid.UUID
+
+
+def load(session: Session, idea_id: int) -> IdeaState:
+    row = session.execute(
+        select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.id == idea_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no idea with id {idea_id}")
+    return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
+
+
+def load_by_reference(session: Session, reference: str) -> IdeaState:
+    row = session.execute(
+        select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.reference == reference)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no idea with reference {reference}")
+    return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
+
+
+def transition(
+    session: Session,
+    idea: IdeaState,
+    target: Status,
+    *,
+    reason: str | None = None,
+    reasons: Iterable[str] = (),
+    actor: str | None = None,
+    cause: EventBase | None = None,
+) -> IdeaStatusChangedV1:
+    """Move `idea` to `target`, record it in the history and emit IdeaStatusChangedV1; the caller commits."""
+    ensure_allowed(idea.status, target)
+    now = utcnow()
+    result = session.execute(
+        update(Idea)
+        .where(Idea.id == idea.id, Idea.status == idea.status.value)
+        .values(status=target.value, updated_at=now, version=Idea.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleStatus(f"{idea.reference} is no longer {idea.status}")
+    event = IdeaStatusChangedV1(
+        idea_id=idea.id,
+        idea_reference=idea.reference,
+        correlation_id=idea.correlation_id,
+        causation_id=cause.event_id if cause else None,
+        from_status=idea.status.value,
+        to_status=target.value,
+        reason=reason,
+        reasons=list(reasons),
+        actor=actor,
+        occurred_at=now,
+    )
+    record_history(session, idea.id, idea.status, target, reason=reason, actor=actor, event_id=event.event_id)
+    outbox.emit(session, event)
+    return event
+
+
+def record_history(
+    session: Session,
+    idea_id: int,
+    from_status: Status | None,
+    to_status: Status,
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
+    event_id: uuid.UUID | None = None,
+) -> None:
+    session.execute(
+        StatusChange.__table__.insert().values(
+            idea_id=idea_id,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value,
+            reason=reason,
+            actor=actor,
+            event_id=event_id,
+            at=utcnow(),
+        )
+    )

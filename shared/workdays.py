@@ -1,0 +1,40 @@
+"""Deadlines: working days with England and Wales bank holidays excluded, or plain seconds for tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+import holidays
+
+from shared.config import Duration
+
+
+@lru_cache(maxsize=16)
+def _bank_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("GB", subdiv="ENG", years=year)
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """The same time of day `days` working days after `start` (weekends and bank holidays skipped)."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if is_working_day(current.date()):
+            remaining -= 1
+    return current
+
+
+def deadline(start: datetime, duration: Duration) -> datetime:
+    if duration.unit == "s":
+        return start + timedelta(seconds=duration.amount)
+    return add_working_days(start, duration.amount)
+
+
+def end_of_day(day: date, tz: object) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=tz)  # type: ignore[arg-type]

@@ -1,0 +1,173 @@
+"""Stage actors: how a service declares the work it does for each event it subscribes to.
+
+A service writes `@stage_actor(queue="review")` over a handler `fn(session, event, ctx)`
+and lists in its `subscriptions.py` which events reach it. The composition root
+registers the actors with the broker (`register`) and gives the relay its routes
+(`routes`); nothing here is bound to a broker at import time.
+
+The wrapper owns the transaction: it records the event id for this consumer in
+the same transaction as the handler's effect, so a redelivered message is a no-op.
+A PermanentError is not retried: it is rolled back and recorded in
+`failed_messages` for administrators.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import Middleware
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.bus.relay import Route
+from shared.config import Settings
+from shared.contracts.events import Event, parse_event, utcnow
+from shared.db.models import FailedMessage, ProcessedMessage
+from shared.db.uow import unit_of_work
+from shared.db.util import insert_ignore
+from shared.errors import PermanentError
+from shared.logging import bind, clear, get_logger
+
+log = get_logger("ideahub.worker")
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What every handler may use besides its session: the settings (and through them, the clock)."""
+
+    settings: Settings
+
+
+Handler = Callable[[Session, Any, StageContext], None]
+
+
+@dataclass(frozen=True)
+class StageActor:
+    fn: Handler
+    actor_name: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Events of `event_type` (and, if given, for which `when(payload)` holds) go to `actor`."""
+
+    event_type: str
+    actor: StageActor
+    when: Callable[[Mapping[str, Any]], bool] | None = field(default=None)
+
+
+def stage_actor(*, queue: str, name: str | None = None) -> Callable[[Handler], StageActor]:
+    def wrap(fn: Handler) -> StageActor:
+        return StageActor(fn=fn, actor_name=name or f"{queue}.{fn.__name__}", queue=queue)
+
+    return wrap
+
+
+def routes(subscriptions: list[Subscription], settings: Settings) -> list[Route]:
+    return [Route(s.event_type, settings.queue(s.actor.queue), s.actor.actor_name, s.when) for s in subscriptions]
+
+
+def record_failure(
+    session_factory: sessionmaker[Session], consumer: str, payload: Mapping[str, Any], error: str
+) -> None:
+    import json
+
+    with unit_of_work(session_factory) as session:
+        session.execute(
+            FailedMessage.__table__.insert().values(
+                consumer=consumer,
+                event_id=payload.get("event_id"),
+                idea_id=payload.get("idea_id"),
+                error=error[-4000:],
+                payload=json.dumps(payload, default=str),
+                failed_at=utcnow(),
+            )
+        )
+
+
+def run_handler(
+    stage: StageActor, session_factory: sessionmaker[Session], ctx: StageContext, payload: Mapping[str, Any]
+) -> None:
+    """Handle one delivery of an event: at most one effect per (consumer, event), whatever is redelivered."""
+    try:
+        event: Event = parse_event(dict(payload))
+    except ValidationError as exc:
+        log.error("message.malformed", consumer=stage.actor_name, error=str(exc))
+        record_failure(session_factory, stage.actor_name, payload, f"malformed event: {exc}")
+        return
+    bind(
+        consumer=stage.actor_name,
+        event_id=str(event.event_id),
+        event_type=event.type,
+        idea_reference=event.idea_reference,
+        correlation_id=str(event.correlation_id),
+    )
+    try:
+        with unit_of_work(session_factory) as session:
+            first = insert_ignore(
+                session,
+                ProcessedMessage.__table__,
+                {"consumer": stage.actor_name, "event_id": event.event_id, "processed_at": utcnow()},
+            )
+            if not first:
+                log.info("message.duplicate_ignored")
+                return
+            stage.fn(session, event, ctx)
+        log.info("message.handled")
+    except PermanentError as exc:
+        log.error("message.refused", error=str(exc))
+        record_failure(session_factory, stage.actor_name, payload, f"{type(exc).__name__}: {exc}")
+    finally:
+        clear()
+
+
+class RecordFinalFailures(Middleware):
+    """After the last retry, put the message where administrators can see it."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        if exception is None or not getattr(message, "failed", False):
+            return
+        payload = message.args[0] if message.args else {}
+        error = "".join(traceback.format_exception(exception))
+        try:
+            record_failure(self.session_factory, message.actor_name, payload, error)
+        except Exception:  # the database is the likely cause; the broker's dead-letter queue still has it
+            log.exception("message.failure_not_recorded", actor=message.actor_name)
+
+
+def register(
+    broker: dramatiq.Broker,
+    stages: list[StageActor],
+    session_factory: sessionmaker[Session],
+    ctx: StageContext,
+) -> list[dramatiq.Actor[Any, Any]]:
+    """Declare each stage actor on `broker`, wrapped in the unit of work and dedupe."""
+    broker.add_middleware(RecordFinalFailures(session_factory))
+    actors = []
+    for stage in stages:
+
+        def run(payload: dict[str, Any], _stage: StageActor = stage) -> None:
+            run_handler(_stage, session_factory, ctx, payload)
+
+        run.__name__ = stage.actor_name
+        actors.append(
+            dramatiq.Actor(
+                run,
+                broker=broker,
+                actor_name=stage.actor_name,
+                queue_name=ctx.settings.queue(stage.queue),
+                priority=0,
+                options={},
+            )
+        )
+    return actors
