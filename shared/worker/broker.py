@@ -27,6 +27,14 @@ def redis_client_kwargs(url: str) -> dict[str, Any]:
     return {"connection_pool": redis.ConnectionPool.from_url(url)}
 
 
+def pika_url(url: str) -> str:
+    """kombu writes the default vhost as `amqp://host//`; pika reads that as an empty vhost and wants `%2F`."""
+    parts = urlsplit(url)
+    if parts.path == "//":
+        return parts._replace(path="/%2F").geturl()
+    return url
+
+
 def make_broker(url: str, *, namespace: str = "dramatiq") -> dramatiq.Broker:
     # Order matters: limits first, then shutdown notices, then the retry policy that
     # decides whether a failed message comes back.
@@ -40,7 +48,7 @@ def make_broker(url: str, *, namespace: str = "dramatiq") -> dramatiq.Broker:
     ]
     broker: dramatiq.Broker
     if url.startswith("amqp"):
-        broker = RabbitmqBroker(url=url, middleware=middleware, confirm_delivery=True)
+        broker = RabbitmqBroker(url=pika_url(url), middleware=middleware, confirm_delivery=True)
     else:
         broker = RedisBroker(middleware=middleware, namespace=namespace, **redis_client_kwargs(url))
     dramatiq.set_broker(broker)

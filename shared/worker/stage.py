@@ -13,7 +13,9 @@ A PermanentError is not retried: it is rolled back and recorded in
 
 from __future__ import annotations
 
+import json
 import traceback
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,17 +74,27 @@ def routes(subscriptions: list[Subscription], settings: Settings) -> list[Route]
     return [Route(s.event_type, settings.queue(s.actor.queue), s.actor.actor_name, s.when) for s in subscriptions]
 
 
+def _uuid_or_none(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def record_failure(
     session_factory: sessionmaker[Session], consumer: str, payload: Mapping[str, Any], error: str
 ) -> None:
-    import json
-
+    """Keep a message a consumer gave up on, whatever shape it has, for administrators."""
     with unit_of_work(session_factory) as session:
         session.execute(
             FailedMessage.__table__.insert().values(
                 consumer=consumer,
-                event_id=payload.get("event_id"),
-                idea_id=payload.get("idea_id"),
+                event_id=_uuid_or_none(payload.get("event_id")),
+                idea_id=_int_or_none(payload.get("idea_id")),
                 error=error[-4000:],
                 payload=json.dumps(payload, default=str),
                 failed_at=utcnow(),

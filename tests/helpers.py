@@ -1,0 +1,62 @@
+"""Helpers shared by the integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db.models import Idea, Notification
+from shared.db.uow import unit_of_work
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+        last = check()
+    return last
+
+
+def idea_status(factory: sessionmaker[Session], reference: str) -> str | None:
+    with unit_of_work(factory) as session:
+        return session.scalar(select(Idea.status).where(Idea.reference == reference))
+
+
+def notifications(factory: sessionmaker[Session], reference: str) -> list[tuple[str, str, str]]:
+    """(template, subject, state) of every notification about the idea, oldest first."""
+    with unit_of_work(factory) as session:
+        idea_id = session.scalar(select(Idea.id).where(Idea.reference == reference))
+        rows = session.execute(
+            select(Notification.template, Notification.subject, Notification.state)
+            .where(Notification.idea_id == idea_id)
+            .order_by(Notification.id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def count(factory: sessionmaker[Session], query: object) -> int:
+    with unit_of_work(factory) as session:
+        return int(session.scalar(select(func.count()).select_from(query)) or 0)  # type: ignore[arg-type]
+
+
+def mails_about(mail_dir: Path, reference: str) -> list[email.message.EmailMessage]:
+    """The .eml files written for an idea, read back as messages."""
+    found = []
+    for path in sorted(mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if f"[{reference}]" in str(message["Subject"]):
+            found.append(message)  # type: ignore[arg-type]
+    return found  # type: ignore[return-value]

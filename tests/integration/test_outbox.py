@@ -1,0 +1,213 @@
+"""The outbox and relay against real brokers and databases: nothing lost, nothing done twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import dramatiq
+import pytest
+from kombu import Connection
+from sqlalchemy import select
+
+from infra import people
+from infra.composition import Runtime, queue_names
+from shared.bus.topic import subscriber_queue
+from shared.db.models import FailedMessage, Idea, OutboxMessage, ProcessedMessage, ReviewTask, StatusChange
+from shared.db.uow import unit_of_work
+from shared.worker.broker import queue_depths
+from shared.worker.stage import StageContext, run_handler
+from services.intake.handlers import submit_idea
+from services.intake.schemas import Submission
+from services.review import actors as review_actors
+from tests.helpers import count, idea_status, mails_about, notifications, wait_for
+
+
+@pytest.fixture(scope="module")
+def reviewers(stack) -> None:  # type: ignore[no-untyped-def]
+    settings = stack.settings()
+    for n in (1, 2):
+        people.add(settings, email=f"outbox.reviewer{n}@example.gov.uk", name=f"Reviewer {n}", role="reviewer")
+
+
+@pytest.fixture
+def runtime(stack, reviewers) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    rt = Runtime(stack.settings(publish_events=False))
+    yield rt
+    rt.close()
+
+
+def submit(runtime: Runtime, title: str) -> str:
+    with unit_of_work(runtime.session_factory) as session:
+        created = submit_idea(
+            session,
+            Submission(title=title, problem="Forms are slow.", idea="Make them quicker.", email="sub@example.gov.uk"),
+            channel="api",
+            departments=runtime.settings.departments,
+        )
+    return created.reference
+
+
+def run_workers_until(runtime: Runtime, done: object, *, what: str) -> None:
+    """Run a relay and the review and notify stages in this process, on the real broker, until `done()` holds."""
+    if not runtime.broker.actors:
+        runtime.register_stages(["review", "notify"])
+    worker = dramatiq.Worker(
+        runtime.broker,
+        queues=set(queue_names(runtime.settings, ["review", "notify"])),
+        worker_threads=2,
+        worker_timeout=20,
+    )
+    stop = threading.Event()
+    relay = threading.Thread(target=runtime.relay().run_forever, args=(stop,), kwargs={"idle_seconds": 0.01})
+    worker.start()
+    relay.start()
+    try:
+        wait_for(done, what=what)  # type: ignore[arg-type]
+    finally:
+        stop.set()
+        relay.join()
+        worker.stop(timeout=10_000)
+
+
+def unpublished(runtime: Runtime) -> int:
+    return count(runtime.session_factory, select(OutboxMessage).where(OutboxMessage.published_at.is_(None)).subquery())
+
+
+def test_an_event_committed_before_the_relay_crashed_is_published_when_a_relay_runs_again(runtime: Runtime) -> None:
+    reference = submit(runtime, "Committed, then the relay died")
+    # The relay read the row and died before publishing anything.
+    runtime.relay().pending()
+    review_queue = runtime.settings.queue("review")
+    assert queue_depths(runtime.broker, [review_queue])[review_queue] == 0
+    assert unpublished(runtime) >= 1
+
+    assert runtime.relay().run_once() >= 1
+    assert unpublished(runtime) == 0
+
+    run_workers_until(
+        runtime,
+        lambda: (
+            idea_status(runtime.session_factory, reference) == "in_review"
+            and len(notifications(runtime.session_factory, reference)) == 2
+        ),
+        what=f"{reference} to reach in_review with two emails",
+    )
+
+
+def test_a_relay_that_crashed_after_publishing_publishes_again_but_the_effect_happens_once(runtime: Runtime) -> None:
+    reference = submit(runtime, "Published twice")
+    first = runtime.relay()
+    first.publish(first.pending())  # published, then died before marking the rows
+    assert unpublished(runtime) >= 1
+    runtime.relay().run_once()  # the next relay publishes the same rows again
+    review_queue = runtime.settings.queue("review")
+    assert queue_depths(runtime.broker, [review_queue])[review_queue] == 2
+
+    factory = runtime.session_factory
+    run_workers_until(
+        runtime,
+        lambda: idea_status(factory, reference) == "in_review" and len(notifications(factory, reference)) >= 2,
+        what=f"{reference} to reach in_review",
+    )
+    # Let the duplicate deliveries drain, then count effects.
+    run_workers_until(
+        runtime,
+        lambda: (
+            queue_depths(runtime.broker, queue_names(runtime.settings, ["review", "notify"]))
+            == {q: 0 for q in queue_names(runtime.settings, ["review", "notify"])}
+        ),
+        what="queues to drain",
+    )
+    with unit_of_work(factory) as session:
+        idea_id = session.scalar(select(Idea.id).where(Idea.reference == reference))
+        tasks = session.scalars(select(ReviewTask).where(ReviewTask.idea_id == idea_id)).all()
+        history = session.scalars(select(StatusChange.to_status).where(StatusChange.idea_id == idea_id)).all()
+    assert len(tasks) == 2
+    assert history == ["received", "in_review"]
+    assert [n[0] for n in notifications(factory, reference)] == ["received", "status_changed"]
+    assert len(mails_about(runtime.settings.mail_dir, reference)) == 2
+
+
+def test_one_event_delivered_to_two_threads_at_once_has_one_effect(runtime: Runtime) -> None:
+    reference = submit(runtime, "Raced")
+    with unit_of_work(runtime.session_factory) as session:
+        row = session.execute(
+            select(OutboxMessage.payload, OutboxMessage.event_id)
+            .join(Idea, Idea.id == OutboxMessage.idea_id)
+            .where(Idea.reference == reference)
+        ).one()
+    payload = json.loads(row.payload)
+    ctx = StageContext(runtime.settings)
+    barrier = threading.Barrier(2)
+
+    def deliver() -> None:
+        barrier.wait()
+        run_handler(review_actors.screen_idea, runtime.session_factory, ctx, payload)
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(deliver) for _ in range(2)]:
+            future.result()
+
+    factory = runtime.session_factory
+    assert idea_status(factory, reference) == "in_review"
+    assert count(factory, select(ProcessedMessage).where(ProcessedMessage.event_id == row.event_id).subquery()) == 1
+    with unit_of_work(factory) as session:
+        idea_id = session.scalar(select(Idea.id).where(Idea.reference == reference))
+    assert count(factory, select(ReviewTask).where(ReviewTask.idea_id == idea_id).subquery()) == 2
+    assert count(factory, select(FailedMessage).where(FailedMessage.idea_id == idea_id).subquery()) == 0
+
+
+def test_a_message_that_can_never_succeed_is_recorded_for_administrators_and_not_raised(runtime: Runtime) -> None:
+    reference = submit(runtime, "Will be refused")
+    with unit_of_work(runtime.session_factory) as session:
+        payload = session.scalar(
+            select(OutboxMessage.payload)
+            .join(Idea, Idea.id == OutboxMessage.idea_id)
+            .where(Idea.reference == reference)
+        )
+    event = json.loads(payload)  # type: ignore[arg-type]
+    event["idea_id"] = 987_654_321  # an idea that does not exist
+    run_handler(review_actors.screen_idea, runtime.session_factory, StageContext(runtime.settings), event)
+
+    with unit_of_work(runtime.session_factory) as session:
+        failed = session.scalars(select(FailedMessage).where(FailedMessage.idea_id == 987_654_321)).all()
+    assert [f.consumer for f in failed] == ["review.screen_idea"]
+    assert "no idea with id 987654321" in failed[0].error
+    # The refused message left nothing behind: it may be retried by an administrator once fixed.
+    assert (
+        count(
+            runtime.session_factory,
+            select(ProcessedMessage).where(ProcessedMessage.event_id == uuid.UUID(event["event_id"])).subquery(),
+        )
+        == 0
+    )
+
+
+def test_every_event_is_published_on_the_topic_exchange_for_any_subscriber(stack, reviewers) -> None:  # type: ignore[no-untyped-def]
+    runtime = Runtime(stack.settings(publish_events=True))
+    audit_queue = f"{stack.prefix}audit"
+    stack.extra_env["_kombu_queues"] = audit_queue
+    queue = subscriber_queue(runtime.settings.events_exchange, audit_queue, "idea.#")
+    try:
+        with Connection(runtime.settings.effective_broker_url) as connection:
+            queue(connection.default_channel).declare()
+            reference = submit(runtime, "Heard by an auditor")
+            runtime.relay().run_once()
+            received = []
+            with connection.SimpleQueue(queue) as simple:
+                while True:
+                    try:
+                        message = simple.get(timeout=2)
+                    except simple.Empty:
+                        break
+                    received.append(message.payload)
+                    message.ack()
+    finally:
+        runtime.close()
+    mine = [m for m in received if m["idea_reference"] == reference]
+    assert [m["type"] for m in mine] == ["idea.received.v1"]
+    assert mine[0]["submitter"]["email"] == "sub@example.gov.uk"
