@@ -71,12 +71,22 @@ class Supervisor:
         self.stop_all()
 
     def stop_all(self) -> None:
-        for child in self.children:  # in the order given: web, relay, workers
-            if child.process is None or child.process.poll() is not None:
-                continue
+        """Stop the first child (the web server: no new work), then all the others together."""
+        alive = [c for c in self.children if c.process is not None and c.process.poll() is None]
+        if not alive:
+            return
+        self._stop([alive[0]] if alive[0] is self.children[0] else [])
+        self._stop([c for c in alive if c is not self.children[0]])
+
+    def _stop(self, children: list[Child]) -> None:
+        for child in children:
+            assert child.process is not None
             child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for child in children:
+            assert child.process is not None
             try:
-                child.process.wait(timeout=self.stop_timeout)
+                child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 log.error("supervisor.killing", child=child.name)
                 child.process.kill()

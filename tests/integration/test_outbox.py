@@ -15,14 +15,14 @@ from sqlalchemy import select
 
 from infra import people
 from infra.composition import Runtime, queue_names
+from services.intake.handlers import submit_idea
+from services.intake.schemas import Submission
+from services.review import actors as review_actors
 from shared.bus.topic import subscriber_queue
 from shared.db.models import FailedMessage, Idea, OutboxMessage, ProcessedMessage, ReviewTask, StatusChange
 from shared.db.uow import unit_of_work
 from shared.worker.broker import queue_depths
 from shared.worker.stage import StageContext, run_handler
-from services.intake.handlers import submit_idea
-from services.intake.schemas import Submission
-from services.review import actors as review_actors
 from tests.helpers import count, idea_status, mails_about, notifications, wait_for
 
 

@@ -1,0 +1,119 @@
+"""`ideahub up` on embedded defaults: one command runs everything, Ctrl-C stops it, a second run carries on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.conftest import free_port
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def ideahub(folder: Path, port: int, *args: str, **popen: object) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAHUB_")}
+    env |= {
+        "IDEAHUB_HTTP_PORT": str(port),
+        "IDEAHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "IDEAHUB_REDIS_POLL_MS": "20",
+    }
+    return subprocess.Popen([sys.executable, "-m", "infra.cli", *args], cwd=folder, env=env, **popen)  # type: ignore[call-overload]
+
+
+def run(folder: Path, port: int, *args: str) -> str:
+    process = ideahub(folder, port, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
+def start_up(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    log = open(folder / "up.log", "ab")  # noqa: SIM115 - closed with the process
+    process = ideahub(folder, port, "up", stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: _healthy(port) or process.poll() is not None, timeout=90, what="ideahub up to answer /healthz")
+    assert process.poll() is None, (folder / "up.log").read_text()[-3000:]
+    return process
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stop_with_ctrl_c(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=90)
+
+
+def children_of(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_ideahub_up_runs_everything_on_embedded_defaults_and_a_second_run_carries_on(tmp_path: Path) -> None:
+    import psutil
+
+    port = free_port()
+    first = start_up(tmp_path, port)
+    data = tmp_path / "var"
+    children = children_of(first.pid)
+    try:
+        assert (data / "ideahub.db").exists()
+        assert (data / "redis.sock").exists()
+        run(tmp_path, port, "users", "add", "--email", "r1@example.gov.uk", "--name", "R One", "--role", "reviewer")
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/ideas",
+            json={"title": "Kept across restarts", "problem": "P", "idea": "I", "email": "s@example.gov.uk"},
+        )
+        assert answer.status_code == 202, answer.text
+        reference = answer.json()["reference"]
+        status_url = answer.json()["status_url"].replace("/status/", "/api/v1/status/")
+        wait_for(lambda: httpx.get(status_url).json()["status"] == "in_review", what="in_review")
+        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 2, what="two emails written")
+    finally:
+        code = stop_with_ctrl_c(first)
+    assert code == 0, (tmp_path / "up.log").read_text()[-3000:]
+    assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    with pytest.raises((redis.ConnectionError, FileNotFoundError)):
+        redis.Redis(unix_socket_path=str(data / "redis.sock"), socket_timeout=1).ping()
+
+    second = start_up(tmp_path, port)
+    try:
+        assert httpx.get(status_url).json()["status"] == "in_review"
+        assert httpx.get(status_url).json()["reference"] == reference
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/ideas",
+            json={"title": "After the restart", "problem": "P", "idea": "I", "email": "s@example.gov.uk"},
+        )
+        assert answer.status_code == 202
+        assert answer.json()["reference"] != reference
+        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 4, what="the new idea's two emails")
+    finally:
+        assert stop_with_ctrl_c(second) == 0
+
+
+def test_bad_configuration_stops_start_up_with_a_message_naming_the_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAHUB_")}
+    env["IDEAHUB_HTTP_PORT"] = "eighty"
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "up"], cwd=tmp_path, env=env, capture_output=True, timeout=60
+    )
+    assert result.returncode == 2
+    message = result.stderr.decode()
+    assert "IDEAHUB_HTTP_PORT" in message
+    assert "Traceback" not in message
+    assert not (tmp_path / "var").exists()
