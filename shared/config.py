@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,7 +15,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "IDEAHUB_"
 
@@ -50,7 +51,8 @@ class Duration:
         return f"{self.amount}{self.unit}"
 
 
-DurationField = Annotated[Duration, BeforeValidator(Duration.parse), PlainSerializer(str)]
+# NoDecode: pydantic-settings would otherwise try to read these values as JSON before our parser sees them.
+DurationField = Annotated[Duration, NoDecode, BeforeValidator(Duration.parse), PlainSerializer(str)]
 
 
 def _broker_scheme(url: str | None) -> str | None:
@@ -89,7 +91,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     max_message_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
 
-    departments: list[str] = ["Benefits", "Health", "Housing", "Justice", "Transport", "Other"]
+    departments: Annotated[list[str], NoDecode] = ["Benefits", "Health", "Housing", "Justice", "Transport", "Other"]
     reviewers_per_idea: int = Field(default=2, ge=1, le=10)
     decision_min_mean: float = Field(default=3.0, ge=1, le=5)
     decision_min_accept_share: float = Field(default=0.5, ge=0, le=1)  # strictly more than this share
@@ -113,7 +115,13 @@ class Settings(BaseSettings):
     @field_validator("departments", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        """`A, B` or a JSON list `["A", "B"]`."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError:
+                    raise ValueError("not a JSON list; write the departments comma separated instead") from None
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
@@ -170,6 +178,8 @@ def load_settings(**overrides: object) -> Settings:
     """Read the settings once; bad values raise ConfigError naming each variable."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:
+        raise ConfigError(f"bad configuration: {exc}") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

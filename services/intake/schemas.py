@@ -17,7 +17,8 @@ def _one_line(value: str) -> str:
 
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)]
-_EMAIL = re.compile(r"^[^@\s<>\"',;()\[\]]+@[^@\s<>\"',;()\[\]]+\.[^@\s<>\"',;()\[\]]+$")
+_NOT_IN_ADDRESS = r"[^@\s<>\"',;()\[\]\x00-\x1f\x7f]"
+_EMAIL = re.compile(rf"^{_NOT_IN_ADDRESS}+@{_NOT_IN_ADDRESS}+\.{_NOT_IN_ADDRESS}+$")
 
 
 def _email(value: str) -> str:

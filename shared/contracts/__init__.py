@@ -6,7 +6,7 @@ a breaking change is a new model (V2) published beside the old one. The frozen
 JSON schemas in `schemas/` are checked by `tests/contract`.
 
 Personal data about a submitter travels only in the `submitter` field, so that
-anonymity can be enforced in one place (`Submitter.visible_to`).
+anonymity can be enforced in one place.
 """
 
 from shared.contracts.events import (
