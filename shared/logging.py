@@ -1,7 +1,9 @@
 """structlog set-up: one JSON object a line, carrying the idea reference, event id and correlation id.
 
 Context is bound with `bind()` (contextvars), so every line logged while a message
-or request is handled carries it, in whichever service logs it.
+or request is handled carries it, in whichever service logs it. Libraries that
+log through the standard library (dramatiq, uvicorn, alembic) are rendered the
+same way.
 """
 
 from __future__ import annotations
@@ -12,28 +14,40 @@ from typing import Any
 
 import structlog
 
-_configured = False
-
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    global _configured
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared_processors, structlog.processors.format_exc_info, renderer],
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    # Libraries that log through the standard library (dramatiq, uvicorn, alembic) go to stderr too.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    _configured = True
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared_processors,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # dramatiq and pika are chatty at INFO about their own machinery.
+    for noisy in ("dramatiq", "pika", "amqp", "kombu", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -206,6 +207,21 @@ def test_an_idea_goes_from_submission_to_implemented_and_the_submitter_hears_of_
     refused = system.client.post(f"/api/v1/status/{token}/withdraw")
     assert refused.status_code == 409
     assert idea_status(system.factory, reference) == "implemented"
+
+    # One correlation id follows the idea through every stage's log lines.
+    lines = [json.loads(line) for line in (system.logs / "worker.log").read_text().splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line.get("idea_reference") == reference]
+    assert {line["consumer"] for line in mine} >= {
+        "review.screen_idea",
+        "review.decide",
+        "matching.start_matching",
+        "matching.offer_declined",
+        "incubation.start_incubation",
+        "notify.idea_received",
+        "notify.status_changed",
+    }
+    assert len({line["correlation_id"] for line in mine}) == 1
+    assert all(line["event_id"] for line in mine)
 
 
 def test_a_rejected_idea_tells_the_submitter_the_reasons_but_not_the_reviewers(system: System) -> None:
