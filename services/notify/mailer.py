@@ -10,17 +10,22 @@ import os
 import smtplib
 import ssl
 import tempfile
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage, *, key: str) -> None: ...
+    # True when sending the same key twice still leaves one message delivered.
+    idempotent: bool
+
+    def send(self, message: Message, *, key: str) -> None: ...
 
 
 class FileMailer:
+    idempotent = True
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -28,7 +33,7 @@ class FileMailer:
     def path_for(self, key: str) -> Path:
         return self.folder / f"{key}.eml"
 
-    def send(self, message: EmailMessage, *, key: str) -> None:
+    def send(self, message: Message, *, key: str) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
         with os.fdopen(fd, "wb") as handle:
             handle.write(message.as_bytes())
@@ -37,6 +42,8 @@ class FileMailer:
 
 class SmtpMailer:
     """`smtp://host:port`, `smtp+starttls://user:pass@host:587` or `smtps://user:pass@host:465`."""
+
+    idempotent = False
 
     def __init__(self, url: str, *, timeout: float = 30) -> None:
         parts = urlsplit(url)
@@ -49,7 +56,7 @@ class SmtpMailer:
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
 
-    def send(self, message: EmailMessage, *, key: str) -> None:
+    def send(self, message: Message, *, key: str) -> None:
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if self.scheme == "smtps":

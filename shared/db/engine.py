@@ -30,7 +30,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         # so two writers queue on busy_timeout rather than failing to upgrade a read lock.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout. A connection that died with its server fails
+    # its transaction, SQLAlchemy then invalidates the whole pool, and the message or request is retried.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -133,7 +133,11 @@ class StatusChange(Base):
 
 class ReviewTask(Base):
     __tablename__ = "review_tasks"
-    __table_args__ = (UniqueConstraint("idea_id", "reviewer_id"),)
+    __table_args__ = (
+        UniqueConstraint("idea_id", "reviewer_id"),
+        # Screening counts each reviewer's open tasks; this lets it read the index alone.
+        Index("ix_review_tasks_state_reviewer", "state", "reviewer_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)

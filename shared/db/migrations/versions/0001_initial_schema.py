@@ -217,6 +217,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("idea_id", "reviewer_id", name=op.f("uq_review_tasks_idea_id")),
     )
     with op.batch_alter_table("review_tasks", schema=None) as batch_op:
+        batch_op.create_index("ix_review_tasks_state_reviewer", ["state", "reviewer_id"], unique=False)
+    with op.batch_alter_table("review_tasks", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_review_tasks_idea_id"), ["idea_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_review_tasks_reviewer_id"), ["reviewer_id"], unique=False)
 
@@ -269,6 +271,9 @@ def downgrade() -> None:
     with op.batch_alter_table("review_tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_review_tasks_reviewer_id"))
         batch_op.drop_index(batch_op.f("ix_review_tasks_idea_id"))
+
+    with op.batch_alter_table("review_tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_review_tasks_state_reviewer")
 
     op.drop_table("review_tasks")
     with op.batch_alter_table("progress_updates", schema=None) as batch_op:
