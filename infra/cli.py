@@ -148,6 +148,7 @@ def run_worker(s: Settings, stages: list[str], threads: int) -> None:
     runtime.register_stages(stages)
     queues = set(queue_names(s, stages))
     worker_ = dramatiq.Worker(runtime.broker, queues=queues, worker_threads=threads, worker_timeout=s.redis_poll_ms)
+    worker_.queue_prefetch = s.worker_prefetch
     worker_.start()
     log.info("worker.started", stages=stages, threads=threads, queues=sorted(queues))
     stop.wait()

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # Processes and threads. Database-heavy stages do better with more processes and fewer threads.
     worker_processes: int = Field(default=1, ge=1, le=32)
     worker_threads: int = Field(default=4, ge=1, le=64)
+    # Messages each worker process fetches ahead per queue (dramatiq's default is twice the threads).
+    worker_prefetch: int = Field(default=32, ge=1, le=10_000)
     relay_batch: int = Field(default=500, ge=1, le=10_000)
     relay_idle_ms: int = Field(default=20, ge=1, le=5_000)
     # How long an idle Redis consumer waits before polling again (dramatiq's default is 1 s).

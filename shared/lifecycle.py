@@ -88,18 +88,22 @@ class IdeaState:
 
 
 def load(session: Session, idea_id: int) -> IdeaState:
-    row = session.execute(
-        select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.id == idea_id)
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.id == idea_id))
+        .one_or_none()
+    )
     if row is None:
         raise NotFound(f"no idea with id {idea_id}")
     return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
 
 
 def load_by_reference(session: Session, reference: str) -> IdeaState:
-    row = session.execute(
-        select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.reference == reference)
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.reference == reference))
+        .one_or_none()
+    )
     if row is None:
         raise NotFound(f"no idea with reference {reference}")
     return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
@@ -118,11 +122,11 @@ def transition(
     """Move `idea` to `target`, record it in the history and emit IdeaStatusChangedV1; the caller commits."""
     ensure_allowed(idea.status, target)
     now = utcnow()
-    result = session.execute(
-        update(Idea)
-        .where(Idea.id == idea.id, Idea.status == idea.status.value)
-        .values(status=target.value, updated_at=now, version=Idea.version + 1)
-        .execution_options(synchronize_session=False)
+    ideas = Idea.__table__
+    result = session.connection().execute(
+        update(ideas)
+        .where(ideas.c.id == idea.id, ideas.c.status == idea.status.value)
+        .values(status=target.value, updated_at=now, version=ideas.c.version + 1)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleStatus(f"{idea.reference} is no longer {idea.status}")
@@ -153,7 +157,7 @@ def record_history(
     actor: str | None = None,
     event_id: uuid.UUID | None = None,
 ) -> None:
-    session.execute(
+    session.connection().execute(
         StatusChange.__table__.insert().values(
             idea_id=idea_id,
             from_status=from_status.value if from_status else None,

@@ -91,9 +91,15 @@ def build_email(
 def _tell_submitter(
     session: Session, event: EventBase, *, settings: Settings, template: str, extra: dict[str, Any]
 ) -> None:
-    idea = session.execute(
-        select(Idea.title, Idea.submitter_name, Idea.submitter_email, Idea.status_token).where(Idea.id == event.idea_id)
-    ).one_or_none()
+    idea = (
+        session.connection()
+        .execute(
+            select(Idea.title, Idea.submitter_name, Idea.submitter_email, Idea.status_token).where(
+                Idea.id == event.idea_id
+            )
+        )
+        .one_or_none()
+    )
     if idea is None or not idea.submitter_email:
         return
     recipient = idea.submitter_email

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
-import tempfile
+import threading
 from email.message import Message
 from pathlib import Path
 from typing import Protocol
@@ -34,9 +34,9 @@ class FileMailer:
         return self.folder / f"{key}.eml"
 
     def send(self, message: Message, *, key: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(message.as_bytes())
+        # The key is unique to this notification; the thread id keeps two deliveries racing apart.
+        tmp = self.folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_bytes(message.as_bytes())
         os.replace(tmp, self.path_for(key))
 
 

@@ -45,7 +45,7 @@ def choose_reviewers(
     )
     if exclude_email:
         query = query.where(func.lower(Person.email) != exclude_email.lower())
-    return list(session.scalars(query))
+    return list(session.connection().execute(query).scalars())
 
 
 def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) -> None:
@@ -65,13 +65,17 @@ def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) 
     due = deadline(now, settings.review_deadline)
     assigned = []
     if reviewers:
-        task_ids = session.execute(
-            ReviewTask.__table__.insert().returning(ReviewTask.id),
-            [
-                {"idea_id": idea.id, "reviewer_id": r, "state": "open", "assigned_at": now, "due_at": due}
-                for r in reviewers
-            ],
-        ).scalars()
+        task_ids = (
+            session.connection()
+            .execute(
+                ReviewTask.__table__.insert().returning(ReviewTask.id),
+                [
+                    {"idea_id": idea.id, "reviewer_id": r, "state": "open", "assigned_at": now, "due_at": due}
+                    for r in reviewers
+                ],
+            )
+            .scalars()
+        )
         assigned = [
             ReviewAssignedV1.caused_by(event, task_id=task_id, reviewer_id=reviewer_id, due_at=due)
             for task_id, reviewer_id in zip(task_ids, reviewers, strict=True)

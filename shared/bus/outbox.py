@@ -11,7 +11,7 @@ from shared.db.models import OutboxMessage
 def emit(session: Session, *events: EventBase) -> None:
     if not events:
         return
-    session.execute(
+    session.connection().execute(
         OutboxMessage.__table__.insert(),
         [
             {

@@ -17,7 +17,7 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
     """
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    result = session.execute(module.insert(table).values(**values).on_conflict_do_nothing())
+    result = session.connection().execute(module.insert(table).values(**values).on_conflict_do_nothing())
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
