@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shared.bus import outbox
@@ -87,23 +87,27 @@ class IdeaState:
     correlation_id: uuid.UUID
 
 
+_ideas = Idea.__table__
+_STATE = select(_ideas.c.id, _ideas.c.reference, _ideas.c.status, _ideas.c.correlation_id)
+_LOAD = _STATE.where(_ideas.c.id == bindparam("idea_id"))
+_LOAD_BY_REFERENCE = _STATE.where(_ideas.c.reference == bindparam("reference"))
+_MOVE = (
+    update(_ideas)
+    .where(_ideas.c.id == bindparam("idea_id"), _ideas.c.status == bindparam("from_status"))
+    .values(status=bindparam("to_status"), updated_at=bindparam("at"), version=_ideas.c.version + 1)
+)
+_HISTORY = StatusChange.__table__.insert()
+
+
 def load(session: Session, idea_id: int) -> IdeaState:
-    row = (
-        session.connection()
-        .execute(select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.id == idea_id))
-        .one_or_none()
-    )
+    row = session.connection().execute(_LOAD, {"idea_id": idea_id}).one_or_none()
     if row is None:
         raise NotFound(f"no idea with id {idea_id}")
     return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
 
 
 def load_by_reference(session: Session, reference: str) -> IdeaState:
-    row = (
-        session.connection()
-        .execute(select(Idea.id, Idea.reference, Idea.status, Idea.correlation_id).where(Idea.reference == reference))
-        .one_or_none()
-    )
+    row = session.connection().execute(_LOAD_BY_REFERENCE, {"reference": reference}).one_or_none()
     if row is None:
         raise NotFound(f"no idea with reference {reference}")
     return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
@@ -122,11 +126,8 @@ def transition(
     """Move `idea` to `target`, record it in the history and emit IdeaStatusChangedV1; the caller commits."""
     ensure_allowed(idea.status, target)
     now = utcnow()
-    ideas = Idea.__table__
     result = session.connection().execute(
-        update(ideas)
-        .where(ideas.c.id == idea.id, ideas.c.status == idea.status.value)
-        .values(status=target.value, updated_at=now, version=ideas.c.version + 1)
+        _MOVE, {"idea_id": idea.id, "from_status": idea.status.value, "to_status": target.value, "at": now}
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleStatus(f"{idea.reference} is no longer {idea.status}")
@@ -158,13 +159,14 @@ def record_history(
     event_id: uuid.UUID | None = None,
 ) -> None:
     session.connection().execute(
-        StatusChange.__table__.insert().values(
-            idea_id=idea_id,
-            from_status=from_status.value if from_status else None,
-            to_status=to_status.value,
-            reason=reason,
-            actor=actor,
-            event_id=event_id,
-            at=utcnow(),
-        )
+        _HISTORY,
+        {
+            "idea_id": idea_id,
+            "from_status": from_status.value if from_status else None,
+            "to_status": to_status.value,
+            "reason": reason,
+            "actor": actor,
+            "event_id": event_id,
+            "at": utcnow(),
+        },
     )

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.notify.mailer import Mailer, mailer_for
@@ -25,6 +25,9 @@ from shared.logging import get_logger
 
 log = get_logger("ideahub.notify")
 CHANNEL = "email"
+_SUBMITTER = select(Idea.title, Idea.submitter_name, Idea.submitter_email, Idea.status_token).where(
+    Idea.id == bindparam("idea_id")
+)
 
 SUBJECTS = {
     "received": "We have your idea",
@@ -91,15 +94,7 @@ def build_email(
 def _tell_submitter(
     session: Session, event: EventBase, *, settings: Settings, template: str, extra: dict[str, Any]
 ) -> None:
-    idea = (
-        session.connection()
-        .execute(
-            select(Idea.title, Idea.submitter_name, Idea.submitter_email, Idea.status_token).where(
-                Idea.id == event.idea_id
-            )
-        )
-        .one_or_none()
-    )
+    idea = session.connection().execute(_SUBMITTER, {"idea_id": event.idea_id}).one_or_none()
     if idea is None or not idea.submitter_email:
         return
     recipient = idea.submitter_email

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from services.review.schemas import ReviewIn, TaskView
@@ -19,33 +20,39 @@ from shared.web.deps import Principal
 from shared.workdays import deadline
 
 log = get_logger("ideahub.review")
+_NEW_TASKS = ReviewTask.__table__.insert().returning(ReviewTask.__table__.c.id)
 Status = lifecycle.Status
 
 
-def choose_reviewers(
-    session: Session, *, count: int, department: str | None, theme: str | None, exclude_email: str | None
-) -> list[int]:
-    """Reviewers of the idea's department and theme first, then the least loaded; never the submitter."""
+@cache
+def _reviewer_choice(count: int) -> Select[tuple[int]]:
+    """Built once per count: a NULL department or theme matches nobody, so it sorts everyone alike."""
     open_load = (
         select(ReviewTask.reviewer_id, func.count().label("load"))
         .where(ReviewTask.state == "open")
         .group_by(ReviewTask.reviewer_id)
         .subquery()
     )
-    load = func.coalesce(open_load.c.load, 0)
-    same_department = case((Person.department == department, 0), else_=1) if department else None
-    same_theme = case((Person.themes.contains(theme), 0), else_=1) if theme else None
-    order = [c for c in (same_department, same_theme) if c is not None] + [load, Person.id]
-    query = (
+    return (
         select(Person.id)
         .outerjoin(open_load, open_load.c.reviewer_id == Person.id)
-        .where(Person.role == "reviewer", Person.active.is_(True))
-        .order_by(*order)
+        .where(Person.role == "reviewer", Person.active.is_(True), Person.email != bindparam("exclude"))
+        .order_by(
+            case((Person.department == bindparam("department"), 0), else_=1),
+            case((Person.themes.contains(bindparam("theme")), 0), else_=1),
+            func.coalesce(open_load.c.load, 0),
+            Person.id,
+        )
         .limit(count)
     )
-    if exclude_email:
-        query = query.where(func.lower(Person.email) != exclude_email.lower())
-    return list(session.connection().execute(query).scalars())
+
+
+def choose_reviewers(
+    session: Session, *, count: int, department: str | None, theme: str | None, exclude_email: str | None
+) -> list[int]:
+    """Reviewers of the idea's department and theme first, then the least loaded; never the submitter."""
+    parameters = {"department": department, "theme": theme, "exclude": (exclude_email or "").lower()}
+    return list(session.connection().execute(_reviewer_choice(count), parameters).scalars())
 
 
 def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) -> None:

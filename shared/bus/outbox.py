@@ -7,12 +7,14 @@ from sqlalchemy.orm import Session
 from shared.contracts.events import EventBase
 from shared.db.models import OutboxMessage
 
+_INSERT = OutboxMessage.__table__.insert()
+
 
 def emit(session: Session, *events: EventBase) -> None:
     if not events:
         return
     session.connection().execute(
-        OutboxMessage.__table__.insert(),
+        _INSERT,
         [
             {
                 "event_id": event.event_id,

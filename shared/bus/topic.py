@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from kombu import Connection, Exchange, Queue
 
 
@@ -17,11 +20,13 @@ def events_exchange(name: str) -> Exchange:
 class EventPublisher:
     """Publishes outbox rows on the topic exchange; used by the relay only."""
 
-    def __init__(self, broker_url: str, exchange_name: str) -> None:
+    def __init__(self, broker_url: str, exchange_name: str, *, bindings_ttl: float = 1.0) -> None:
         self.connection = Connection(kombu_url(broker_url))
         self.exchange = events_exchange(exchange_name)
         self.producer = self.connection.Producer()
         self.exchange(self.connection.default_channel).declare()
+        if hasattr(self.producer.channel, "get_table"):
+            cache_bindings(self.producer.channel, bindings_ttl)
 
     def publish(self, event_type: str, payload: str) -> None:
         self.producer.publish(
@@ -36,6 +41,26 @@ class EventPublisher:
 
     def close(self) -> None:
         self.connection.release()
+
+
+def cache_bindings(channel: Any, ttl: float) -> None:
+    """Remember the exchange's bindings for `ttl` seconds on kombu's Redis transport.
+
+    That transport reads the bindings (SMEMBERS) on every publish, which was half
+    the relay's time. The cost: a queue bound less than `ttl` ago may miss events,
+    which does not matter to a subscriber that binds once when it is set up.
+    """
+    read = channel.get_table
+    cache: dict[str, tuple[float, Any]] = {}
+
+    def get_table(exchange: str) -> Any:
+        now = time.monotonic()
+        hit = cache.get(exchange)
+        if hit is None or now - hit[0] > ttl:
+            hit = cache[exchange] = (now, read(exchange))
+        return hit[1]
+
+    channel.get_table = get_table
 
 
 def subscriber_queue(exchange_name: str, queue_name: str, *patterns: str) -> Queue:

@@ -1,12 +1,23 @@
-"""Small SQL helpers that differ by dialect."""
+"""Small SQL helpers that differ by dialect.
+
+Hot-path statements are built once and executed with parameters: SQLAlchemy then
+reuses their compiled form and cache key instead of rebuilding both per call.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+
+@cache
+def _insert_ignore_statement(dialect: str, table: Table) -> Executable:
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -15,12 +26,6 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
     On PostgreSQL a concurrent insert of the same key waits for the other
     transaction, so exactly one of two racing consumers sees True.
     """
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    result = session.connection().execute(module.insert(table).values(**values).on_conflict_do_nothing())
+    connection = session.connection()
+    result = connection.execute(_insert_ignore_statement(connection.dialect.name, table), values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def lock_clause(session: Session) -> dict[str, Any]:
-    """`with_for_update` arguments where the database has row locks (SQLite locks the whole file)."""
-    return {"with_for_update": True} if session.get_bind().dialect.name == "postgresql" else {}
