@@ -24,27 +24,37 @@ _NEW_TASKS = ReviewTask.__table__.insert().returning(ReviewTask.__table__.c.id)
 Status = lifecycle.Status
 
 
+_people = Person.__table__
+
+
 @cache
 def _reviewer_choice(count: int) -> Select[tuple[int]]:
     """Built once per count: a NULL department or theme matches nobody, so it sorts everyone alike."""
-    open_load = (
-        select(ReviewTask.reviewer_id, func.count().label("load"))
-        .where(ReviewTask.state == "open")
-        .group_by(ReviewTask.reviewer_id)
-        .subquery()
-    )
     return (
-        select(Person.id)
-        .outerjoin(open_load, open_load.c.reviewer_id == Person.id)
-        .where(Person.role == "reviewer", Person.active.is_(True), Person.email != bindparam("exclude"))
+        select(_people.c.id)
+        .where(_people.c.role == "reviewer", _people.c.active.is_(True), _people.c.email != bindparam("exclude"))
         .order_by(
-            case((Person.department == bindparam("department"), 0), else_=1),
-            case((Person.themes.contains(bindparam("theme")), 0), else_=1),
-            func.coalesce(open_load.c.load, 0),
-            Person.id,
+            case((_people.c.department == bindparam("department"), 0), else_=1),
+            case((_people.c.themes.contains(bindparam("theme")), 0), else_=1),
+            _people.c.open_tasks,
+            _people.c.id,
         )
         .limit(count)
     )
+
+
+# Run last in a transaction: the row lock on each reviewer is held until commit.
+_LOAD_CHANGE = (
+    update(_people)
+    .where(_people.c.id.in_(bindparam("ids", expanding=True)))
+    .values(open_tasks=_people.c.open_tasks + bindparam("by"))
+)
+
+
+def change_load(session: Session, reviewer_ids: list[int], by: int) -> None:
+    """Count tasks opened (+1) or closed (-1) against their reviewers, in a fixed order to avoid deadlocks."""
+    if reviewer_ids:
+        session.connection().execute(_LOAD_CHANGE, {"ids": sorted(reviewer_ids), "by": by})
 
 
 def choose_reviewers(
@@ -98,6 +108,7 @@ def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) 
         cause=event,
     )
     outbox.emit(session, *assigned)
+    change_load(session, reviewers, +1)
     log.info("review.idea_screened", reviewers=len(reviewers))
 
 
@@ -164,6 +175,7 @@ def submit_review(session: Session, task_id: int, review: ReviewIn, *, reviewer:
             overall=review.scores.overall,
         ),
     )
+    change_load(session, [reviewer.id], -1)
 
 
 @dataclass(frozen=True)

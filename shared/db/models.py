@@ -75,6 +75,8 @@ class Person(Base):
     themes: Mapped[str | None] = mapped_column(String(500))
     interests: Mapped[str | None] = mapped_column(Text)
     capacity: Mapped[int] = mapped_column(Integer, default=3)
+    # A reviewer's open review tasks, kept with every task change so that screening need not count them.
+    open_tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

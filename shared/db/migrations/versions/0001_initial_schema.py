@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("themes", sa.String(length=500), nullable=True),
         sa.Column("interests", sa.Text(), nullable=True),
         sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("open_tasks", sa.Integer(), server_default="0", nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
