@@ -46,15 +46,20 @@ def _reviewer_choice(count: int) -> Select[tuple[int]]:
 # Run last in a transaction: the row lock on each reviewer is held until commit.
 _LOAD_CHANGE = (
     update(_people)
-    .where(_people.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_people.c.id == bindparam("reviewer_id"))
     .values(open_tasks=_people.c.open_tasks + bindparam("by"))
 )
 
 
 def change_load(session: Session, reviewer_ids: list[int], by: int) -> None:
-    """Count tasks opened (+1) or closed (-1) against their reviewers, in a fixed order to avoid deadlocks."""
-    if reviewer_ids:
-        session.connection().execute(_LOAD_CHANGE, {"ids": sorted(reviewer_ids), "by": by})
+    """Count tasks opened (+1) or closed (-1) against their reviewers.
+
+    One row at a time in id order: a single `UPDATE ... WHERE id IN (...)` locks rows in
+    the table's physical order, and two screenings could then deadlock.
+    """
+    connection = session.connection()
+    for reviewer_id in sorted(reviewer_ids):
+        connection.execute(_LOAD_CHANGE, {"reviewer_id": reviewer_id, "by": by})
 
 
 def choose_reviewers(
