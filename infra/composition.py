@@ -61,7 +61,11 @@ class Runtime:
 
     @cached_property
     def broker(self) -> dramatiq.Broker:
-        return make_broker(self.settings.effective_broker_url, namespace=self.settings.queue("dramatiq"))
+        return make_broker(
+            self.settings.effective_broker_url,
+            namespace=self.settings.queue("dramatiq"),
+            heartbeat_ms=self.settings.redis_heartbeat_ms,
+        )
 
     def routes(self) -> list[Route]:
         return stage.routes(all_subscriptions(), self.settings)

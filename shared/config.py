@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     relay_idle_ms: int = Field(default=20, ge=1, le=5_000)
     # How long an idle Redis consumer waits before polling again (dramatiq's default is 1 s).
     redis_poll_ms: int = Field(default=50, ge=1, le=5_000)
+    # After this long without a heartbeat, a Redis worker counts as dead and its unfinished messages
+    # go back to their queues (RabbitMQ does this as soon as the connection drops).
+    redis_heartbeat_ms: int = Field(default=60_000, ge=1_000)
     publish_events: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -35,7 +35,7 @@ def pika_url(url: str) -> str:
     return url
 
 
-def make_broker(url: str, *, namespace: str = "dramatiq") -> dramatiq.Broker:
+def make_broker(url: str, *, namespace: str = "dramatiq", heartbeat_ms: int = 60_000) -> dramatiq.Broker:
     # Order matters: limits first, then shutdown notices, then the retry policy that
     # decides whether a failed message comes back.
     middleware = [
@@ -50,7 +50,9 @@ def make_broker(url: str, *, namespace: str = "dramatiq") -> dramatiq.Broker:
     if url.startswith("amqp"):
         broker = RabbitmqBroker(url=pika_url(url), middleware=middleware, confirm_delivery=True)
     else:
-        broker = RedisBroker(middleware=middleware, namespace=namespace, **redis_client_kwargs(url))
+        broker = RedisBroker(
+            middleware=middleware, namespace=namespace, heartbeat_timeout=heartbeat_ms, **redis_client_kwargs(url)
+        )
     dramatiq.set_broker(broker)
     return broker
 
