@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shared.config import Settings
+from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import ApiToken, Person
 from shared.db.uow import unit_of_work
 from shared.web.deps import ROLES, hash_token, new_token
@@ -28,10 +33,15 @@ class NewPerson(BaseModel):
     capacity: int = Field(default=3, ge=0)
 
 
-def _factory(settings: Settings):  # type: ignore[no-untyped-def]
-    from infra.composition import Runtime
-
-    return Runtime(settings).session_factory
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """One unit of work on an engine of its own, disposed of afterwards (these are one-off commands)."""
+    engine = make_engine(settings.effective_database_url, pool_size=1)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def add(settings: Settings, **fields: object) -> int:
@@ -42,7 +52,7 @@ def add(settings: Settings, **fields: object) -> int:
     if person.role not in ROLES:
         raise PeopleError(f"role must be one of {', '.join(ROLES)}")
     try:
-        with unit_of_work(_factory(settings)) as session:
+        with _session(settings) as session:
             row = Person(**person.model_dump() | {"email": person.email.lower()})
             session.add(row)
             session.flush()
@@ -53,7 +63,7 @@ def add(settings: Settings, **fields: object) -> int:
 
 def new_api_token(settings: Settings, email: str) -> str:
     token = new_token()
-    with unit_of_work(_factory(settings)) as session:
+    with _session(settings) as session:
         person_id = session.scalar(select(Person.id).where(Person.email == email.strip().lower()))
         if person_id is None:
             raise PeopleError(f"nobody is registered as {email}")

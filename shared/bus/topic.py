@@ -23,10 +23,19 @@ class EventPublisher:
     def __init__(self, broker_url: str, exchange_name: str, *, bindings_ttl: float = 1.0) -> None:
         self.connection = Connection(kombu_url(broker_url))
         self.exchange = events_exchange(exchange_name)
-        self.producer = self.connection.Producer()
-        self.exchange(self.connection.default_channel).declare()
-        if hasattr(self.producer.channel, "get_table"):
-            cache_bindings(self.producer.channel, bindings_ttl)
+        self.bindings_ttl = bindings_ttl
+        self._producer: Any = None
+
+    @property
+    def producer(self) -> Any:
+        """Connect and declare the exchange on first use, so that a relay starts while the broker is away."""
+        if self._producer is None:
+            producer = self.connection.Producer()
+            self.exchange(self.connection.default_channel).declare()
+            if hasattr(producer.channel, "get_table"):
+                cache_bindings(producer.channel, self.bindings_ttl)
+            self._producer = producer
+        return self._producer
 
     def publish(self, event_type: str, payload: str) -> None:
         self.producer.publish(

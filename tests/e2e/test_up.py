@@ -117,3 +117,33 @@ def test_bad_configuration_stops_start_up_with_a_message_naming_the_variable(tmp
     assert "IDEAHUB_HTTP_PORT" in message
     assert "Traceback" not in message
     assert not (tmp_path / "var").exists()
+
+
+def test_the_relay_keeps_running_while_the_broker_is_away(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAHUB_")}
+    env |= {"IDEAHUB_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0", "IDEAHUB_RELAY_IDLE_MS": "10"}
+    from services.intake.handlers import submit_idea
+    from services.intake.schemas import Submission
+    from shared.db.engine import make_engine, make_session_factory
+    from shared.db.migrate import upgrade
+    from shared.db.uow import unit_of_work
+
+    url = f"sqlite:///{tmp_path / 'var' / 'ideahub.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with unit_of_work(make_session_factory(engine)) as session:
+        body = Submission(title="Waiting for the broker", problem="P", idea="I", email="s@example.gov.uk")
+        submit_idea(session, body, channel="api", departments=["Other"])
+    engine.dispose()
+
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "relay"], cwd=tmp_path, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            relay.wait(timeout=8)
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        _, err = relay.communicate(timeout=30)
+    assert relay.returncode == 0, err.decode()[-2000:]
+    assert b"relay.failed" in err  # it tried, said so, and kept going
