@@ -13,14 +13,13 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import dramatiq
 import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 
-from shared.worker.broker import redis_client_kwargs
+from shared.worker.broker import pika_url, redis_client_kwargs
 
 REDIS_WORKER_TIMEOUT_MS = 100  # as our own Redis workers poll (dramatiq's default is 1 s)
 
@@ -65,12 +64,6 @@ class ChainConfig:
 
 def redis_client(url: str) -> redis.Redis:
     return redis.Redis(**redis_client_kwargs(url))
-
-
-def pika_url(url: str) -> str:
-    """kombu's `amqp://host//` (the default vhost) as pika reads it: `amqp://host/%2F`."""
-    parts = urlsplit(url)
-    return parts._replace(path="/%2F").geturl() if parts.path == "//" else url
 
 
 def make_bare_broker(url: str, namespace: str) -> dramatiq.Broker:

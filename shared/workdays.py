@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
@@ -34,7 +34,3 @@ def deadline(start: datetime, duration: Duration) -> datetime:
     if duration.unit == "s":
         return start + timedelta(seconds=duration.amount)
     return add_working_days(start, duration.amount)
-
-
-def end_of_day(day: date, tz: object) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), tzinfo=tz)  # type: ignore[arg-type]

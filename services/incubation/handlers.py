@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.incubation.schemas import OutcomeIn, PlanIn, UpdateIn
@@ -73,8 +72,3 @@ def record_outcome(session: Session, reference: str, outcome: OutcomeIn, *, spon
     )
     lifecycle.transition(session, idea, Status(outcome.result), reason=outcome.summary, actor=sponsor.email)
     return outcome.result
-
-
-def milestones(session: Session, reference: str, *, sponsor: Principal) -> list[Milestone]:
-    idea, _ = _incubating(session, reference, sponsor)
-    return list(session.scalars(select(Milestone).where(Milestone.idea_id == idea.id).order_by(Milestone.due_on)))

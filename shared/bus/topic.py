@@ -8,11 +8,6 @@ from typing import Any
 from kombu import Connection, Exchange, Queue
 
 
-def kombu_url(broker_url: str) -> str:
-    """kombu names the AMQP transport `amqp://` and a Redis unix socket `redis+socket://` as we do."""
-    return broker_url
-
-
 def events_exchange(name: str) -> Exchange:
     return Exchange(name, type="topic", durable=True)
 
@@ -21,7 +16,7 @@ class EventPublisher:
     """Publishes outbox rows on the topic exchange; used by the relay only."""
 
     def __init__(self, broker_url: str, exchange_name: str, *, bindings_ttl: float = 1.0) -> None:
-        self.connection = Connection(kombu_url(broker_url))
+        self.connection = Connection(broker_url)  # kombu reads redis://, redis+socket:// and amqp:// as we do
         self.exchange = events_exchange(exchange_name)
         self.bindings_ttl = bindings_ttl
         self._producer: Any = None
