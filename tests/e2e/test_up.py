@@ -102,6 +102,22 @@ def test_ideahub_up_runs_everything_on_embedded_defaults_and_a_second_run_carrie
         assert answer.status_code == 202
         assert answer.json()["reference"] != reference
         wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 4, what="the new idea's two emails")
+
+        # A component that dies is restarted, and the restart is logged.
+        (worker,) = [p for p in psutil.Process(second.pid).children() if "worker" in p.cmdline()]
+        worker.kill()
+        wait_for(lambda: "supervisor.restarting" in (tmp_path / "up.log").read_text(), what="the restart")
+        restarted = wait_for(
+            lambda: [p for p in psutil.Process(second.pid).children() if "worker" in p.cmdline()],
+            what="a new worker process",
+        )
+        assert restarted[0].pid != worker.pid
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/ideas",
+            json={"title": "After a worker died", "problem": "P", "idea": "I", "email": "s@example.gov.uk"},
+        )
+        assert answer.status_code == 202
+        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 6, what="the emails after the restart")
     finally:
         assert stop_with_ctrl_c(second) == 0
 
