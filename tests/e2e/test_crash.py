@@ -21,7 +21,7 @@ from tests.conftest import Stack
 from tests.helpers import mails_about, wait_for
 
 pytestmark = pytest.mark.e2e
-IDEAS = 40
+IDEAS = 60
 
 
 def start(stack: Stack, name: str, *args: str) -> subprocess.Popen[bytes]:
