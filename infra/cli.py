@@ -28,10 +28,23 @@ def settings() -> Settings:
     try:
         loaded = load_settings()
     except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
     configure_logging(loaded.log_level, loaded.log_format)
     return loaded
+
+
+def database_ready(s: Settings) -> None:
+    """Commands that read or write data need the schema: say what to do rather than fail on a missing table."""
+    from shared.db.migrate import is_current
+
+    if not is_current(s.effective_database_url):
+        err.print(
+            "The database is not set up, or is out of date: run `ideahub db upgrade` (or `ideahub up`) first.",
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
 
 
 def stop_on_signals() -> threading.Event:
@@ -125,7 +138,7 @@ def worker(
     chosen = stages or STAGES
     unknown = sorted(set(chosen) - set(STAGES))
     if unknown:
-        err.print(f"[red]unknown stage {', '.join(unknown)}: choose from {', '.join(STAGES)}[/red]")
+        err.print(f"unknown stage {', '.join(unknown)}: choose from {', '.join(STAGES)}", style="red", markup=False)
         raise typer.Exit(2)
     count = processes or s.worker_processes
     thread_count = threads or s.worker_threads
@@ -182,6 +195,7 @@ def users_add(
     from infra import people
 
     s = settings()
+    database_ready(s)
     try:
         person_id = people.add(
             s,
@@ -194,9 +208,9 @@ def users_add(
             capacity=capacity,
         )
     except people.PeopleError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
-    console.print(f"Added {name} <{email}> as {role} (id {person_id}).")
+    console.print(f"Added {name} <{email.strip().lower()}> as {role} (id {person_id}).", markup=False)
 
 
 @users_app.command("token")
@@ -205,10 +219,11 @@ def users_token(email: Annotated[str, typer.Argument(help="Whose token.")]) -> N
     from infra import people
 
     s = settings()
+    database_ready(s)
     try:
         token = people.new_api_token(s, email)
     except people.PeopleError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
     typer.echo(token)
 
@@ -222,6 +237,7 @@ def status() -> None:
     from shared.db.uow import unit_of_work
 
     s = settings()
+    database_ready(s)
     runtime = Runtime(s)
     depths = current_depths(runtime)
     with unit_of_work(runtime.session_factory) as session:
@@ -245,10 +261,15 @@ def status() -> None:
 
 
 def main() -> None:
+    from sqlalchemy.exc import OperationalError
+
     try:
         app()
     except ConfigError as exc:  # raised where settings are read outside `settings()`
-        err.print(f"[red]{exc}[/red]")
+        err.print(str(exc), style="red", markup=False)
+        sys.exit(2)
+    except OperationalError as exc:
+        err.print(f"Cannot use the database: {exc.orig}", style="red", markup=False)
         sys.exit(2)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,10 +23,16 @@ class PeopleError(Exception):
     pass
 
 
+def _email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", value):
+        raise ValueError("enter an email address like name@example.gov.uk")
+    return value.lower()
+
+
 class NewPerson(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)
+    email: Annotated[str, AfterValidator(_email)] = Field(max_length=320)
     name: str = Field(min_length=1, max_length=200)
     role: str
     department: str | None = None
@@ -48,12 +56,14 @@ def add(settings: Settings, **fields: object) -> int:
     try:
         person = NewPerson(**fields)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise PeopleError("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
+        raise PeopleError(
+            "; ".join(f"{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        ) from None
     if person.role not in ROLES:
         raise PeopleError(f"role must be one of {', '.join(ROLES)}")
     try:
         with _session(settings) as session:
-            row = Person(**person.model_dump() | {"email": person.email.lower()})
+            row = Person(**person.model_dump())
             session.add(row)
             session.flush()
             return row.id

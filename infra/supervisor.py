@@ -8,13 +8,12 @@ messages in flight.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from shared.logging import get_logger
 
@@ -33,10 +32,9 @@ class Child:
     restarts: int = 0
     backoff: float = 1.0
     next_start: float = 0.0
-    env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env={**os.environ, **self.env}, start_new_session=True)
+        self.process = subprocess.Popen(self.argv, start_new_session=True)
         self.started_at = time.monotonic()
         log.info("supervisor.started", child=self.name, pid=self.process.pid)
 

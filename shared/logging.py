@@ -46,7 +46,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # dramatiq and pika are chatty at INFO about their own machinery.
-    for noisy in ("dramatiq", "pika", "amqp", "kombu", "uvicorn.access"):
+    for noisy in ("alembic", "dramatiq", "pika", "amqp", "kombu", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

@@ -17,9 +17,34 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def is_current(url: str) -> bool:
+    """True when the database has every migration applied."""
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        return False
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    return current == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def _sqlite_path(url: str) -> Path | None:
     if url.startswith("sqlite") and "///" in url:
         path = url.split("///", 1)[1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)  # a fresh machine has no data folder yet
+            return Path(path)
+    return None
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # a fresh machine has no data folder yet
     command.upgrade(alembic_config(url), revision)
