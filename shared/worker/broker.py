@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit
 
 # Retries back off exponentially from 1 s to 5 min; 12 retries span about half an hour, enough to ride
 # out a database or broker restart. A message that still fails is recorded for administrators.
@@ -36,14 +36,10 @@ def pika_url(url: str) -> str:
 
 
 def make_broker(url: str, *, namespace: str = "dramatiq", heartbeat_ms: int = 60_000) -> dramatiq.Broker:
-    # Order matters: limits first, then shutdown notices, then the retry policy that
-    # decides whether a failed message comes back.
+    # Only what we use, in order: every middleware adds hooks to every message.
     middleware = [
-        AgeLimit(),
-        TimeLimit(time_limit=120_000),
-        ShutdownNotifications(),
-        Callbacks(),
-        Pipelines(),
+        TimeLimit(time_limit=120_000),  # a stuck handler is interrupted and retried, not left holding a thread
+        ShutdownNotifications(),  # handlers may notice a shutdown; messages in flight return to their queue
         Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
     ]
     broker: dramatiq.Broker
