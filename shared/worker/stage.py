@@ -52,6 +52,10 @@ class StageActor:
     fn: Handler
     actor_name: str
     queue: str
+    # False only for a handler whose effect is itself keyed by the event (a notification row keyed by
+    # event, recipient and channel, say): a second delivery then finds that key, and a separate
+    # processed_messages row would be a second write of the same fact.
+    dedupe: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,9 @@ class Subscription:
     when: Callable[[Mapping[str, Any]], bool] | None = field(default=None)
 
 
-def stage_actor(*, queue: str, name: str | None = None) -> Callable[[Handler], StageActor]:
+def stage_actor(*, queue: str, name: str | None = None, dedupe: bool = True) -> Callable[[Handler], StageActor]:
     def wrap(fn: Handler) -> StageActor:
-        return StageActor(fn=fn, actor_name=name or f"{queue}.{fn.__name__}", queue=queue)
+        return StageActor(fn=fn, actor_name=name or f"{queue}.{fn.__name__}", queue=queue, dedupe=dedupe)
 
     return wrap
 
@@ -121,7 +125,7 @@ def run_handler(
     )
     try:
         with unit_of_work(session_factory) as session:
-            first = insert_ignore(
+            first = not stage.dedupe or insert_ignore(
                 session,
                 ProcessedMessage.__table__,
                 {"consumer": stage.actor_name, "event_id": event.event_id, "processed_at": utcnow()},
