@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,14 @@ from shared.db.models import Idea, Notification
 from shared.db.uow import unit_of_work
 
 T = TypeVar("T")
+
+
+def start_component(data_dir: Path, log_name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """Run `ideahub ARGS...` as a real process, its output appended to DATA_DIR/LOG_NAME.log."""
+    log = open(data_dir / f"{log_name}.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def wait_for(check: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:

@@ -45,8 +45,10 @@ def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: Eve
     idea_state = lifecycle.load(session, idea_id)
     if idea_state.status is not Status.MATCHING:
         return
-    made = session.scalar(select(func.count()).where(Offer.idea_id == idea_id)) or 0
-    if session.scalar(select(func.count()).where(Offer.idea_id == idea_id, Offer.state == "open")):
+    made, still_open = session.execute(
+        select(func.count(), func.count().filter(Offer.state == "open")).where(Offer.idea_id == idea_id)
+    ).one()
+    if still_open:
         return  # an offer is already out; this delivery is stale
     idea = session.get(Idea, idea_id)
     assert idea is not None

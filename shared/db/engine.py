@@ -9,6 +9,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a `sqlite:///PATH` URL; None for other databases and in-memory SQLite."""
+    if url.startswith("sqlite") and "///" in url:
+        path = url.split("///", 1)[1]
+        if path and path != ":memory:":
+            return Path(path)
+    return None
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine tuned for this project's use of each database.
 
@@ -16,9 +25,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     threads never churn connections.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},

@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from shared.db.engine import sqlite_path
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -19,7 +21,7 @@ def alembic_config(url: str) -> Config:
 
 def is_current(url: str) -> bool:
     """True when the database has every migration applied."""
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None and not path.exists():
         return False
     from alembic.runtime.migration import MigrationContext
@@ -35,16 +37,8 @@ def is_current(url: str) -> bool:
     return current == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def _sqlite_path(url: str) -> Path | None:
-    if url.startswith("sqlite") and "///" in url:
-        path = url.split("///", 1)[1]
-        if path and path != ":memory:":
-            return Path(path)
-    return None
-
-
 def upgrade(url: str, revision: str = "head") -> None:
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)  # a fresh machine has no data folder yet
     command.upgrade(alembic_config(url), revision)

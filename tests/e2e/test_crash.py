@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -18,16 +16,14 @@ from services.intake.schemas import Submission
 from shared.db.models import Idea, Notification, ReviewTask, StatusChange
 from shared.db.uow import unit_of_work
 from tests.conftest import Stack
-from tests.helpers import mails_about, wait_for
+from tests.helpers import mails_about, start_component, wait_for
 
 pytestmark = pytest.mark.e2e
 IDEAS = 60
 
 
 def start(stack: Stack, name: str, *args: str) -> subprocess.Popen[bytes]:
-    log = open(stack.data_dir / f"crash-{name}.log", "ab")  # noqa: SIM115 - closed with the process
-    env = {**os.environ, **stack.env, "IDEAHUB_REDIS_HEARTBEAT_MS": "2000"}
-    return subprocess.Popen([sys.executable, "-m", "infra.cli", *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+    return start_component(stack.data_dir, f"crash-{name}", {**stack.env, "IDEAHUB_REDIS_HEARTBEAT_MS": "2000"}, *args)
 
 
 def test_killing_the_relay_and_a_worker_mid_run_loses_nothing_and_sends_nothing_twice(stack: Stack) -> None:

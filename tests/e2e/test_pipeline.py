@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from infra import people
 from infra.app import create_app
 from shared.config import Settings
 from tests.conftest import Stack
-from tests.helpers import idea_status, mails_about, notifications, wait_for
+from tests.helpers import idea_status, mails_about, notifications, start_component, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -59,13 +57,7 @@ class System:
 
 
 def start(stack: Stack, name: str, *args: str) -> subprocess.Popen[bytes]:
-    log = open(stack.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", *args],
-        env={**os.environ, **stack.env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    return start_component(stack.data_dir, name, stack.env, *args)
 
 
 @pytest.fixture(scope="module")
