@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.contracts.events import utcnow
-from shared.db.models import FailedMessage, Idea, Offer, ReviewTask
+from shared.db.models import FailedMessage, Idea, Notification, Offer, ReviewTask
 from shared.lifecycle import Status
 from shared.web.deps import Principal, require, uow
 from shared.worker.broker import queue_depths
@@ -32,6 +32,8 @@ class Pipeline(BaseModel):
     overdue: dict[str, int]
     queue_depths: dict[str, int]
     failed_messages: list[FailedView]
+    # Failed or unconfirmed notifications: listed at /api/v1/admin/notifications, resendable there.
+    failed_notifications: int
 
 
 def ping_broker(runtime: Any) -> None:
@@ -48,10 +50,12 @@ def pipeline(session: Session, *, now: datetime, depths: dict[str, int]) -> Pipe
     failed = session.scalars(
         select(FailedMessage).where(FailedMessage.resolved_at.is_(None)).order_by(FailedMessage.id.desc()).limit(50)
     ).all()
+    failed_notifications = session.scalar(select(func.count()).where(Notification.state.in_(("failed", "unconfirmed"))))
     return Pipeline(
         ideas_by_status={s.value: int(counts.get(s.value, 0)) for s in Status},
         overdue={"review_tasks": overdue_reviews or 0, "offers": overdue_offers or 0},
         queue_depths=depths,
+        failed_notifications=failed_notifications or 0,
         failed_messages=[
             FailedView(id=f.id, consumer=f.consumer, idea_id=f.idea_id, error=f.error[:500], failed_at=f.failed_at)
             for f in failed
@@ -60,10 +64,17 @@ def pipeline(session: Session, *, now: datetime, depths: dict[str, int]) -> Pipe
 
 
 def current_depths(runtime: Any) -> dict[str, int]:
+    from kombu import Connection
+
     from infra.composition import queue_names
 
     try:
-        return queue_depths(runtime.broker, queue_names(runtime.settings))
+        depths = queue_depths(runtime.broker, queue_names(runtime.settings))
+        with Connection(runtime.settings.effective_broker_url, connect_timeout=2) as connection:
+            channel = connection.default_channel
+            for queue in runtime.topic_queues():  # subscribers on the topic exchange, such as notify
+                depths[queue.name] = int(queue(channel).queue_declare(passive=True).message_count)
+        return depths
     except Exception:  # the broker is away: say so by leaving the depths out
         return {}
 

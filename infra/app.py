@@ -17,6 +17,7 @@ from infra.composition import Runtime
 from services.incubation.api import router as incubation_router
 from services.intake.api import router as intake_router
 from services.matching.api import router as matching_router
+from services.notify.api import router as notify_router
 from services.review.api import router as review_router
 from shared.config import Settings
 from shared.errors import Conflict, IllegalTransition, NotFound, PermanentError, StaleStatus
@@ -42,7 +43,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.session_factory = runtime.session_factory
-    for router in (intake_router, review_router, matching_router, incubation_router, admin_api.router):
+    for router in (
+        intake_router,
+        review_router,
+        matching_router,
+        incubation_router,
+        notify_router,
+        admin_api.router,
+    ):
         app.include_router(router)
 
     @app.exception_handler(RequestValidationError)

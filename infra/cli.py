@@ -18,7 +18,9 @@ app = typer.Typer(help="Ideahub: front-line ideas, from submission to outcome.",
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 users_app = typer.Typer(help="Reviewers, sponsors and administrators.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+notifications_app = typer.Typer(help="Sent messages: failures, resending, the log.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(notifications_app, name="notifications")
 console = Console()
 err = Console(stderr=True)
 log = get_logger("ideahub.cli")
@@ -154,19 +156,37 @@ def worker(
 def run_worker(s: Settings, stages: list[str], threads: int) -> None:
     import dramatiq
 
-    from infra.composition import Runtime, queue_names
+    from infra.composition import TOPIC_STAGES, Runtime, queue_names
 
     stop = stop_on_signals()
-    runtime = Runtime(s, pool_size=threads + 2)
-    runtime.register_stages(stages)
-    queues = set(queue_names(s, stages))
-    worker_ = dramatiq.Worker(runtime.broker, queues=queues, worker_threads=threads, worker_timeout=s.redis_poll_ms)
-    worker_.queue_prefetch = s.worker_prefetch
-    worker_.start()
-    log.info("worker.started", stages=stages, threads=threads, queues=sorted(queues))
+    runtime = Runtime(s, pool_size=threads * 2 + 2)
+    queued = [stage for stage in stages if stage not in TOPIC_STAGES]
+    worker_ = None
+    if queued:
+        runtime.register_stages(queued)
+        queues = set(queue_names(s, queued))
+        worker_ = dramatiq.Worker(runtime.broker, queues=queues, worker_threads=threads, worker_timeout=s.redis_poll_ms)
+        worker_.queue_prefetch = s.worker_prefetch
+        worker_.start()
+    listeners = [
+        threading.Thread(
+            target=TOPIC_STAGES[stage][1],
+            args=(s, runtime.session_factory, stop),
+            kwargs={"threads": threads},
+            name=stage,
+        )
+        for stage in stages
+        if stage in TOPIC_STAGES
+    ]
+    for listener in listeners:
+        listener.start()
+    log.info("worker.started", stages=stages, threads=threads)
     stop.wait()
     log.info("worker.stopping")
-    worker_.stop(timeout=30_000)
+    if worker_ is not None:
+        worker_.stop(timeout=30_000)
+    for listener in listeners:
+        listener.join(timeout=30)
     runtime.close()
     log.info("worker.stopped")
 
@@ -256,8 +276,97 @@ def status() -> None:
     for name, count in view.queue_depths.items():
         work.add_row(f"queue {name}", str(count))
     work.add_row("failed messages", str(len(view.failed_messages)))
+    work.add_row("failed notifications", str(view.failed_notifications))
     console.print(work)
     runtime.close()
+
+
+def _notification_table(title: str, rows: list, *, with_idea: bool = True) -> Table:  # type: ignore[type-arg]
+    table = Table(title=title)
+    for column in ("id", "idea", "to", "channel", "message", "state", "tries", "when", "error"):
+        if column != "idea" or with_idea:
+            table.add_column(column, overflow="fold", justify="right" if column in ("id", "tries") else "left")
+    for row in rows:
+        when = row.sent_at or row.next_attempt_at or row.created_at
+        cells = [
+            str(row.id),
+            row.idea_reference or "",
+            row.recipient,
+            row.channel,
+            row.template,
+            row.state,
+            str(row.attempts),
+            when.strftime("%Y-%m-%d %H:%M:%S"),
+            (row.error or "")[:120],
+        ]
+        if not with_idea:
+            del cells[1]
+        table.add_row(*cells)
+    return table
+
+
+@notifications_app.command("failed")
+def notifications_failed() -> None:
+    """Notifications that need an administrator: failed, or unconfirmed after a worker died while sending."""
+    from infra.composition import Runtime
+    from services.notify import handlers
+    from shared.db.uow import unit_of_work
+
+    s = settings()
+    database_ready(s)
+    runtime = Runtime(s)
+    with unit_of_work(runtime.session_factory) as session:
+        rows = handlers.failed(session)
+    runtime.close()
+    if not rows:
+        console.print("No failed notifications.")
+        return
+    console.print(_notification_table("Failed notifications", rows))
+    console.print("Resend one with: ideahub notifications resend ID", markup=False)
+
+
+@notifications_app.command("resend")
+def notifications_resend(notification_id: Annotated[int, typer.Argument(help="Its id, from the failed list.")]) -> None:
+    """Send a failed or unconfirmed notification again, with its retries renewed."""
+    from infra.composition import Runtime
+    from services.notify import handlers
+    from shared.db.uow import unit_of_work
+    from shared.errors import Conflict, NotFound
+
+    s = settings()
+    database_ready(s)
+    runtime = Runtime(s)
+    try:
+        with unit_of_work(runtime.session_factory) as session:
+            handlers.resend(session, notification_id)
+    except (NotFound, Conflict) as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+    console.print(f"Notification {notification_id} will be sent again by the notify worker.", markup=False)
+
+
+@notifications_app.command("log")
+def notifications_log(reference: Annotated[str, typer.Argument(help="The idea's reference, IH-YYYY-NNNNNN.")]) -> None:
+    """Every notification about one idea: to whom, when, through which channel, with which result."""
+    from infra.composition import Runtime
+    from services.notify import handlers
+    from shared.db.uow import unit_of_work
+    from shared.errors import NotFound
+
+    s = settings()
+    database_ready(s)
+    runtime = Runtime(s)
+    try:
+        with unit_of_work(runtime.session_factory) as session:
+            rows = handlers.delivery_log(session, reference.strip().upper(), reveal=True)
+    except NotFound as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+    console.print(_notification_table(f"Notifications about {reference.strip().upper()}", rows, with_idea=False))
 
 
 def main() -> None:

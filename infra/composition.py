@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import dramatiq
+from kombu import Queue
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.incubation.subscriptions import SUBSCRIPTIONS as INCUBATION
 from services.intake.subscriptions import SUBSCRIPTIONS as INTAKE
 from services.matching.subscriptions import SUBSCRIPTIONS as MATCHING
+from services.notify import worker as notify_worker
 from services.notify.subscriptions import SUBSCRIPTIONS as NOTIFY
+from services.notify.subscriptions import TOPIC as NOTIFY_TOPIC
 from services.review.subscriptions import SUBSCRIPTIONS as REVIEW
+from shared.bus.consumer import TopicSubscription
 from shared.bus.relay import Relay, Route
+from shared.bus.topic import EventPublisher, subscriber_queue
 from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
 from shared.worker import stage
@@ -27,7 +34,12 @@ SUBSCRIPTIONS: dict[str, list[stage.Subscription]] = {
     "incubation": INCUBATION,
     "notify": NOTIFY,
 }
-STAGES = [name for name, subs in SUBSCRIPTIONS.items() if subs]
+TopicRunner = Callable[[Settings, sessionmaker[Session], threading.Event], None]
+# Stages that listen on the topic exchange rather than getting work from the relay: their queue, their runner.
+TOPIC_STAGES: dict[str, tuple[TopicSubscription, Callable[..., None]]] = {
+    "notify": (NOTIFY_TOPIC, notify_worker.run),
+}
+STAGES = [name for name, subs in SUBSCRIPTIONS.items() if subs] + list(TOPIC_STAGES)
 
 
 def all_subscriptions() -> list[stage.Subscription]:
@@ -75,12 +87,17 @@ class Runtime:
             self.broker, stage_actors(stages), self.session_factory, stage.StageContext(self.settings)
         )
 
-    def relay(self) -> Relay:
-        publisher = None
-        if self.settings.publish_events:
-            from shared.bus.topic import EventPublisher
+    def topic_queues(self) -> list[Queue]:
+        """Every topic subscriber's queue, bound: declared by the relay before it publishes, so none misses an event."""
+        return [
+            subscriber_queue(self.settings.events_exchange, self.settings.queue(sub.queue), *sub.patterns)
+            for sub, _ in TOPIC_STAGES.values()
+        ]
 
-            publisher = EventPublisher(self.settings.effective_broker_url, self.settings.events_exchange)
+    def relay(self) -> Relay:
+        publisher = EventPublisher(
+            self.settings.effective_broker_url, self.settings.events_exchange, subscribers=self.topic_queues()
+        )
         return Relay(
             self.session_factory, self.broker, self.routes(), publisher=publisher, batch=self.settings.relay_batch
         )

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "IDEAHUB_"
@@ -61,6 +69,17 @@ def _broker_scheme(url: str | None) -> str | None:
     scheme = urlsplit(url).scheme
     if scheme not in {"redis", "rediss", "redis+socket", "amqp", "amqps"}:
         raise ValueError(f"unsupported broker {scheme!r}: use redis://, rediss://, redis+socket:// or amqp://")
+    return url
+
+
+def _webhook_url(url: str | None) -> str | None:
+    if url is None or url == "":
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("the webhook must be an http:// or https:// URL")
+    if len(url) > 300:
+        raise ValueError("the webhook URL must be at most 300 characters")
     return url
 
 
@@ -113,11 +132,26 @@ class Settings(BaseSettings):
     # After this long without a heartbeat, a Redis worker counts as dead and its unfinished messages
     # go back to their queues (RabbitMQ does this as soon as the connection drops).
     redis_heartbeat_ms: int = Field(default=60_000, ge=1_000)
-    publish_events: bool = True
+    # Notifications: where templates may be overridden, how delivery is retried, where the webhook goes.
+    templates_dir: Path | None = None
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Wait before the second attempt, doubled for each one after, capped by notify_retry_max_seconds.
+    notify_retry_seconds: float = Field(default=30.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # How long a delivery may take before the worker doing it counts as dead.
+    notify_send_lease_seconds: float = Field(default=120.0, gt=0)
+    # How often the notify worker looks for retries due and for deliveries a dead worker left.
+    notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # On Redis, an event taken but not acknowledged goes back to its queue after this long.
+    event_visibility_timeout_seconds: int = Field(default=300, ge=1)
+    webhook_url: Annotated[str | None, AfterValidator(_webhook_url)] = None
+    webhook_secret: str | None = None
+    # Which events go to the webhook: routing patterns such as `idea.#`, comma separated.
+    webhook_events: Annotated[list[str], NoDecode] = ["#"]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
-    @field_validator("departments", mode="before")
+    @field_validator("departments", "webhook_events", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         """`A, B` or a JSON list `["A", "B"]`."""
@@ -129,6 +163,12 @@ class Settings(BaseSettings):
                     raise ValueError("not a JSON list; write the departments comma separated instead") from None
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("IDEAHUB_WEBHOOK_SECRET must be set with IDEAHUB_WEBHOOK_URL, to sign what is sent")
+        return self
 
     @cached_property
     def data_path(self) -> Path:
@@ -188,6 +228,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            if error["loc"]:
+                problems.append(f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: {error['msg']}")
+            else:  # a rule across fields: its message names them
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
         raise ConfigError("bad configuration: " + "; ".join(problems)) from None

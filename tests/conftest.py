@@ -26,7 +26,8 @@ POSTGRES_URL = os.environ.get("IDEAHUB_TEST_POSTGRES_URL", "postgresql+psycopg:/
 REDIS_URL = os.environ.get("IDEAHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("IDEAHUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-STAGE_QUEUES = ("review", "matching", "incubation", "notify")
+# Queues a test may leave on RabbitMQ: dramatiq stage queues, and notify's queue on the topic exchange.
+STAGE_QUEUES = ("review", "matching", "incubation", "notify", "notify.events")
 
 
 def unavailable(reason: str) -> None:
@@ -96,6 +97,8 @@ class Stack:
             "IDEAHUB_REDIS_POLL_MS": "20",
             "IDEAHUB_RELAY_IDLE_MS": "10",
             "IDEAHUB_LOG_LEVEL": "INFO",
+            # A killed notify worker's unacknowledged events come back within seconds on Redis, not minutes.
+            "IDEAHUB_EVENT_VISIBILITY_TIMEOUT_SECONDS": "3",
             **self.extra_env,
         }
         if self.broker_url:
@@ -109,7 +112,7 @@ class Stack:
             broker_url=self.broker_url,
             queue_prefix=self.prefix,
             redis_poll_ms=20,
-            **overrides,
+            **({"event_visibility_timeout_seconds": 3} | overrides),
         )
 
 

@@ -15,9 +15,18 @@ Sponsor = Annotated[Principal, Depends(require("sponsor", "admin"))]
 
 
 @router.post("/milestones", status_code=status.HTTP_201_CREATED)
-def add_plan(request: Request, reference: str, plan: PlanIn, sponsor: Sponsor) -> dict[str, int]:
+def add_plan(request: Request, reference: str, plan: PlanIn, sponsor: Sponsor) -> dict[str, object]:
     with uow(request) as session:
-        return {"milestones_added": handlers.add_plan(session, reference, plan, sponsor=sponsor)}
+        ids = handlers.add_plan(session, reference, plan, sponsor=sponsor)
+    return {"milestones_added": len(ids), "milestone_ids": ids}
+
+
+@router.post("/milestones/{milestone_id}/reached")
+def reach_milestone(request: Request, reference: str, milestone_id: int, sponsor: Sponsor) -> dict[str, object]:
+    """Mark a milestone reached; the submitter is told. Marking it again changes nothing."""
+    with uow(request) as session:
+        changed = handlers.reach_milestone(session, reference, milestone_id, sponsor=sponsor)
+    return {"milestone_id": milestone_id, "reached": True, "changed": changed}
 
 
 @router.post("/updates", status_code=status.HTTP_201_CREATED)

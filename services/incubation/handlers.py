@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.incubation.schemas import OutcomeIn, PlanIn, UpdateIn
 from shared import lifecycle
 from shared.bus import outbox
-from shared.contracts.events import IncubationStartedV1, OfferAnsweredV1, utcnow
+from shared.contracts.events import IncubationStartedV1, MilestoneReachedV1, OfferAnsweredV1, utcnow
 from shared.db.models import Incubation, Milestone, Outcome, ProgressUpdate
 from shared.db.util import insert_ignore
 from shared.errors import Conflict, NotFound
@@ -46,11 +47,37 @@ def add_plan(session: Session, reference: str, plan: PlanIn, *, sponsor: Princip
         incubation.budget = plan.budget
     if plan.staff_days is not None:
         incubation.staff_days = plan.staff_days
-    session.execute(
-        Milestone.__table__.insert(),
+    ids = session.execute(
+        Milestone.__table__.insert().returning(Milestone.__table__.c.id, sort_by_parameter_order=True),
         [{"idea_id": idea.id, "title": m.title, "due_on": m.due_on} for m in plan.milestones],
-    )
-    return len(plan.milestones)
+    ).scalars()
+    return list(ids)
+
+
+def reach_milestone(session: Session, reference: str, milestone_id: int, *, sponsor: Principal) -> bool:
+    """Mark a milestone reached and tell the submitter; False if it already was (nothing changes)."""
+    idea, _ = _incubating(session, reference, sponsor)
+    title = session.scalar(select(Milestone.title).where(Milestone.id == milestone_id, Milestone.idea_id == idea.id))
+    if title is None:
+        raise NotFound(f"{reference} has no milestone {milestone_id}")
+    reached = session.execute(
+        update(Milestone)
+        .where(Milestone.id == milestone_id, Milestone.done_at.is_(None))
+        .values(done_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if reached:
+        outbox.emit(
+            session,
+            MilestoneReachedV1(
+                idea_id=idea.id,
+                idea_reference=idea.reference,
+                correlation_id=idea.correlation_id,
+                milestone_id=milestone_id,
+                title=title,
+            ),
+        )
+    return bool(reached)
 
 
 def add_update(session: Session, reference: str, update: UpdateIn, *, sponsor: Principal) -> None:

@@ -1,6 +1,6 @@
-"""Notify: tells the submitter of every change of status, by email.
+"""Notify: tells people (and systems) what happened, once each, or shows why it could not.
 
-Owns: notifications (one row per event, recipient and channel, ever).
-Consumes: idea.received.v1, idea.status_changed.v1.
-Emits: nothing.
+Owns: notifications (one row per event, recipient and channel, ever), notification_preferences.
+Consumes: every domain event, from its own queue on the topic exchange.
+Emits: notification.failed.v1.
 """

@@ -1,167 +1,201 @@
-"""Who is told what, rendered from templates and delivered once per (event, recipient, channel)."""
+"""Notify's work: an event in, its notifications recorded and delivered; and what administrators and submitters do.
+
+Handlers that take a session never commit; the caller's unit of work does.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from email.charset import QP, Charset
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, parseaddr
-from functools import lru_cache
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from services.notify.mailer import Mailer, mailer_for
-from shared import lifecycle
+from services.notify.channels import Channel, FileChannel, SmtpChannel, WebhookChannel
+from services.notify.delivery import Notifier
+from services.notify.rules import Rules
 from shared.config import Settings
-from shared.contracts.events import EventBase, IdeaReceivedV1, IdeaStatusChangedV1, utcnow
-from shared.db.models import Idea, Notification
+from shared.contracts.events import EVENT_TYPES, parse_event, utcnow
+from shared.db.models import Idea, Notification, NotificationPreference
+from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore
-from shared.logging import get_logger
+from shared.errors import Conflict, NotFound
+from shared.logging import bind, clear, get_logger
+from shared.worker.stage import record_failure
 
 log = get_logger("ideahub.notify")
-CHANNEL = "email"
-_SUBMITTER = select(Idea.title, Idea.submitter_name, Idea.submitter_email, Idea.status_token).where(
-    Idea.id == bindparam("idea_id")
+CONSUMER = "notify"
+RESENDABLE = ("failed", "unconfirmed")
+
+
+def channels_for(settings: Settings) -> dict[str, Channel]:
+    email: Channel = (
+        SmtpChannel(settings.smtp_url, settings.mail_from) if settings.smtp_url else FileChannel(settings.mail_dir)
+    )
+    channels = {"email": email}
+    if settings.webhook_url and settings.webhook_secret:
+        channels["webhook"] = WebhookChannel(settings.webhook_secret)
+    return channels
+
+
+def notifier_for(settings: Settings, session_factory: sessionmaker[Session]) -> Notifier:
+    return Notifier(settings, session_factory, channels_for(settings))
+
+
+def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:
+    """Record and deliver the notifications one event causes. Safe to call again with the same event."""
+    if payload.get("type") not in EVENT_TYPES:  # another system's event on the exchange, or a newer version
+        log.debug("notify.event_ignored", type=payload.get("type"))
+        return
+    try:
+        event = parse_event(dict(payload))
+    except ValidationError as exc:
+        log.error("message.malformed", consumer=CONSUMER, error=str(exc))
+        record_failure(notifier.session_factory, CONSUMER, payload, f"malformed event: {exc}")
+        return
+    bind(
+        consumer=CONSUMER,
+        event_id=str(event.event_id),
+        event_type=event.type,
+        idea_reference=event.idea_reference,
+        correlation_id=str(event.correlation_id),
+    )
+    try:
+        try:
+            with unit_of_work(notifier.session_factory) as session:
+                intents = Rules(session, notifier.settings).for_event(event)
+                to_deliver = notifier.record(session, event, intents)
+        except (LookupError, ValueError, TypeError) as exc:  # a broken template or bad data: retrying will not help
+            log.exception("notify.cannot_render")
+            record_failure(notifier.session_factory, CONSUMER, payload, f"{type(exc).__name__}: {exc}")
+            return
+        for notification_id in to_deliver:
+            try:
+                notifier.deliver(notification_id)
+            except Exception:  # recorded as pending: the sweep delivers it
+                log.exception("notify.deliver_failed", notification_id=notification_id)
+        log.info("message.handled", notifications=len(intents))
+    finally:
+        clear()
+
+
+# Administrators
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    id: int
+    idea_reference: str | None
+    audience: str
+    recipient: str
+    channel: str
+    template: str
+    subject: str
+    state: str
+    attempts: int
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+_VIEW_COLUMNS = (
+    Notification.id,
+    Idea.reference,
+    Notification.audience,
+    Notification.recipient,
+    Notification.channel,
+    Notification.template,
+    Notification.subject,
+    Notification.state,
+    Notification.attempts,
+    Notification.error,
+    Notification.created_at,
+    Notification.sent_at,
+    Notification.next_attempt_at,
+    Idea.anonymous,
 )
 
-SUBJECTS = {
-    "received": "We have your idea",
-    "status_changed": "Your idea is now {status_words}",
-}
+
+def _view(row: Any, *, reveal: bool) -> NotificationView:
+    recipient = row.recipient
+    if not reveal and row.audience == "submitter" and row.anonymous:
+        recipient = "the submitter (anonymous)"
+    return NotificationView(*row[:3], recipient, *row[4:13])
 
 
-@lru_cache(maxsize=1)
-def templates() -> Environment:
-    return Environment(
-        loader=PackageLoader("services.notify", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
+def failed(session: Session, *, limit: int = 200) -> list[NotificationView]:
+    """Notifications that need an administrator: failed for good, or unconfirmed after a worker died."""
+    rows = session.execute(
+        select(*_VIEW_COLUMNS)
+        .outerjoin(Idea, Idea.id == Notification.idea_id)
+        .where(Notification.state.in_(RESENDABLE))
+        .order_by(Notification.id)
+        .limit(limit)
     )
+    return [_view(row, reveal=True) for row in rows]
 
 
-@lru_cache(maxsize=4)
-def _mailer(smtp_url: str | None, mail_dir: str) -> Mailer:
-    from pathlib import Path
-
-    return mailer_for(smtp_url, Path(mail_dir))
-
-
-def notification_key(event_id: object, recipient: str, channel: str) -> str:
-    digest = hashlib.sha256(f"{event_id}|{recipient.lower()}|{channel}".encode()).hexdigest()[:16]
-    return f"{event_id}-{digest}"
-
-
-def status_words(status: str) -> str:
-    return status.replace("_", " ")
-
-
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # readable .eml files and 7-bit-safe transport
-
-
-def build_email(
-    *, settings: Settings, template: str, recipient: str, context: dict[str, Any], key: str, reference: str
-) -> Message:
-    """A multipart/alternative message: the plain-text and HTML renderings of one template.
-
-    Built with the `email.mime` classes: the modern `EmailMessage` API re-parses every
-    header through its registry and costs three times as much CPU, which matters at one
-    message per status change. Every header here is ours or validated at intake, and the
-    display name is stripped of line breaks all the same.
-    """
-    env = templates()
-    message = MIMEMultipart("alternative")
-    message["Subject"] = f"[{reference}] {SUBJECTS[template].format(**context)}"
-    message["From"] = settings.mail_from
-    display_name = " ".join(str(context.get("name") or "").split())
-    message["To"] = formataddr((display_name, parseaddr(recipient)[1]), charset="utf-8")
-    message["Date"] = format_datetime(utcnow())
-    domain = parseaddr(settings.mail_from)[1].partition("@")[2] or "ideahub.local"
-    # Our own Message-ID, so that replies thread back to the idea.
-    message["Message-ID"] = f"<{key}.{reference}@{domain}>"
-    message["Auto-Submitted"] = "auto-generated"
-    message.attach(MIMEText(env.get_template(f"{template}.txt").render(**context), "plain", _UTF8_QP))  # type: ignore[arg-type]
-    message.attach(MIMEText(env.get_template(f"{template}.html").render(**context), "html", _UTF8_QP))  # type: ignore[arg-type]
-    return message
-
-
-def _tell_submitter(
-    session: Session, event: EventBase, *, settings: Settings, template: str, extra: dict[str, Any]
-) -> None:
-    idea = session.connection().execute(_SUBMITTER, {"idea_id": event.idea_id}).one_or_none()
-    if idea is None or not idea.submitter_email:
-        return
-    recipient = idea.submitter_email
-    key = notification_key(event.event_id, recipient, CHANNEL)
-    context = {
-        "name": idea.submitter_name,
-        "title": idea.title,
-        "reference": event.idea_reference,
-        "status_url": f"{settings.public_url.rstrip('/')}/status/{idea.status_token}",
-        **extra,
-    }
-    message = build_email(
-        settings=settings,
-        template=template,
-        recipient=recipient,
-        context=context,
-        key=key,
-        reference=event.idea_reference,
+def resend(session: Session, notification_id: int) -> None:
+    """Put a failed or unconfirmed notification back in line, with its retries renewed; the worker sends it."""
+    state = session.scalar(select(Notification.state).where(Notification.id == notification_id))
+    if state is None:
+        raise NotFound(f"there is no notification {notification_id}")
+    if state not in RESENDABLE:
+        raise Conflict(f"notification {notification_id} is {state}: only failed or unconfirmed ones can be resent")
+    session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.state.in_(RESENDABLE))
+        .values(state="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+        .execution_options(synchronize_session=False)
     )
-    row = {
-        "event_id": event.event_id,
-        "idea_id": event.idea_id,
-        "recipient": recipient,
-        "channel": CHANNEL,
-        "template": template,
-        "subject": str(message["Subject"]),
-        "created_at": utcnow(),
-    }
-    mailer = _mailer(settings.smtp_url, str(settings.mail_dir))
-    # The row is keyed by (event, recipient, channel): a second delivery of the event finds it and stops.
-    if mailer.idempotent:
-        # Delivering twice under one key leaves one message (an .eml file named by the key), so deliver
-        # first and record it in one statement.
-        mailer.send(message, key=key)
-        insert_ignore(session, Notification.__table__, row | {"state": "sent", "sent_at": utcnow()})
-    else:
-        if not insert_ignore(session, Notification.__table__, row | {"state": "pending"}):
-            return
-        mailer.send(message, key=key)
+    log.info("notify.resend_requested", notification_id=notification_id)
+
+
+def delivery_log(session: Session, reference: str, *, reveal: bool) -> list[NotificationView]:
+    """What was sent about one idea, to whom, when, through which channel, with which result."""
+    idea_id = session.scalar(select(Idea.id).where(Idea.reference == reference))
+    if idea_id is None:
+        raise NotFound(f"there is no idea {reference}")
+    rows = session.execute(
+        select(*_VIEW_COLUMNS)
+        .join(Idea, Idea.id == Notification.idea_id)
+        .where(Notification.idea_id == idea_id)
+        .order_by(Notification.id)
+    )
+    return [_view(row, reveal=reveal) for row in rows]
+
+
+# Submitters
+
+
+def _idea_for_token(session: Session, token: str) -> int:
+    idea_id = session.scalar(select(Idea.id).where(Idea.status_token == token))
+    if idea_id is None:
+        raise NotFound("there is no idea with that status link")
+    return idea_id
+
+
+def optional_mail(session: Session, token: str) -> bool:
+    idea_id = _idea_for_token(session, token)
+    choice = session.scalar(
+        select(NotificationPreference.optional_mail).where(NotificationPreference.idea_id == idea_id)
+    )
+    return choice is not False
+
+
+def set_optional_mail(session: Session, token: str, wanted: bool) -> None:
+    """Turn optional mail about one idea on or off. Mail that needs the submitter's action always goes."""
+    idea_id = _idea_for_token(session, token)
+    row = {"idea_id": idea_id, "optional_mail": wanted, "updated_at": utcnow()}
+    if not insert_ignore(session, NotificationPreference.__table__, row):
         session.execute(
-            update(Notification)
-            .where(
-                Notification.event_id == event.event_id,
-                Notification.recipient == recipient,
-                Notification.channel == CHANNEL,
-            )
-            .values(state="sent", sent_at=utcnow())
+            update(NotificationPreference)
+            .where(NotificationPreference.idea_id == idea_id)
+            .values(optional_mail=wanted, updated_at=row["updated_at"])
             .execution_options(synchronize_session=False)
         )
-    log.info("notify.sent", template=template)
-
-
-def idea_received(session: Session, event: IdeaReceivedV1, *, settings: Settings) -> None:
-    _tell_submitter(session, event, settings=settings, template="received", extra={})
-
-
-def status_changed(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) -> None:
-    status = lifecycle.Status(event.to_status)
-    _tell_submitter(
-        session,
-        event,
-        settings=settings,
-        template="status_changed",
-        extra={
-            "status_words": status_words(status.value),
-            "description": lifecycle.DESCRIPTIONS[status],
-            "reasons": event.reasons,
-            "reason": event.reason if status in (lifecycle.Status.WITHDRAWN, lifecycle.Status.UNMATCHED) else None,
-        },
-    )
+    log.info("notify.preference_changed", idea_id=idea_id, optional_mail=wanted)

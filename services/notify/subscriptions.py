@@ -1,9 +1,11 @@
-"""What the notify stage listens to."""
+"""What the notify stage listens to: every domain event, on its own queue bound to the topic exchange.
 
-from services.notify import actors
+Notify gets no stage work from the relay; it hears the same events any other
+subscriber (audit, metrics) would, and decides for itself whom they concern.
+"""
+
+from shared.bus.consumer import TopicSubscription
 from shared.worker.stage import Subscription
 
-SUBSCRIPTIONS = [
-    Subscription("idea.received.v1", actors.idea_received),
-    Subscription("idea.status_changed.v1", actors.status_changed),
-]
+SUBSCRIPTIONS: list[Subscription] = []
+TOPIC = TopicSubscription(queue="notify.events", patterns=("#",))

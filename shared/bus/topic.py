@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kombu import Connection, Exchange, Queue
@@ -13,11 +14,19 @@ def events_exchange(name: str) -> Exchange:
 
 
 class EventPublisher:
-    """Publishes outbox rows on the topic exchange; used by the relay only."""
+    """Publishes outbox rows on the topic exchange; used by the relay only.
 
-    def __init__(self, broker_url: str, exchange_name: str, *, bindings_ttl: float = 1.0) -> None:
+    `subscribers` are the queues the installation's own stages listen on: they are declared,
+    with their bindings, on connecting, so that an event published before a stage's first
+    start still reaches it.
+    """
+
+    def __init__(
+        self, broker_url: str, exchange_name: str, *, subscribers: Sequence[Queue] = (), bindings_ttl: float = 1.0
+    ) -> None:
         self.connection = Connection(broker_url)  # kombu reads redis://, redis+socket:// and amqp:// as we do
         self.exchange = events_exchange(exchange_name)
+        self.subscribers = list(subscribers)
         self.bindings_ttl = bindings_ttl
         self._producer: Any = None
 
@@ -26,7 +35,10 @@ class EventPublisher:
         """Connect and declare the exchange on first use, so that a relay starts while the broker is away."""
         if self._producer is None:
             producer = self.connection.Producer()
-            self.exchange(self.connection.default_channel).declare()
+            channel = self.connection.default_channel
+            self.exchange(channel).declare()
+            for queue in self.subscribers:  # known subscribers exist before the first event is published
+                queue(channel).declare()
             if hasattr(producer.channel, "get_table"):
                 cache_bindings(producer.channel, self.bindings_ttl)
             self._producer = producer

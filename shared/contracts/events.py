@@ -120,6 +120,61 @@ class IncubationStartedV1(EventBase):
     sponsor_id: int
 
 
+class MilestoneReachedV1(EventBase):
+    """A sponsor marked one of an incubating idea's milestones as reached."""
+
+    type: Literal["milestone.reached.v1"] = "milestone.reached.v1"
+    milestone_id: int
+    title: str
+
+
+class ReviewReminderV1(EventBase):
+    """A review task's deadline is near and its reviewer has not answered."""
+
+    type: Literal["review.reminder.v1"] = "review.reminder.v1"
+    task_id: int
+    reviewer_id: int
+    due_at: datetime
+
+
+class ReviewEscalatedV1(EventBase):
+    """A review task passed its deadline: its reviewer was replaced (when someone could be found)."""
+
+    type: Literal["review.escalated.v1"] = "review.escalated.v1"
+    task_id: int
+    reviewer_id: int
+    replacement_id: int | None = None
+
+
+class OfferReminderV1(EventBase):
+    """A sponsorship offer's deadline is near and its sponsor has not answered."""
+
+    type: Literal["offer.reminder.v1"] = "offer.reminder.v1"
+    offer_id: int
+    sponsor_id: int
+    due_at: datetime
+
+
+class NotificationFailedV1(EventBase):
+    """A notification could not be delivered (after its last retry, or for good), or may not have been."""
+
+    type: Literal["notification.failed.v1"] = "notification.failed.v1"
+    notification_id: int
+    channel: str
+    template: str
+    state: Literal["failed", "unconfirmed"]
+    error: str
+
+
+class MessageFailedV1(EventBase):
+    """A stage gave up on an event about this idea; it is kept in failed_messages for administrators."""
+
+    type: Literal["message.failed.v1"] = "message.failed.v1"
+    failed_message_id: int
+    consumer: str
+    error: str
+
+
 Event = Annotated[
     IdeaReceivedV1
     | IdeaStatusChangedV1
@@ -127,7 +182,13 @@ Event = Annotated[
     | ReviewSubmittedV1
     | OfferMadeV1
     | OfferAnsweredV1
-    | IncubationStartedV1,
+    | IncubationStartedV1
+    | MilestoneReachedV1
+    | ReviewReminderV1
+    | ReviewEscalatedV1
+    | OfferReminderV1
+    | NotificationFailedV1
+    | MessageFailedV1,
     Field(discriminator="type"),
 ]
 
@@ -143,6 +204,12 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
         OfferMadeV1,
         OfferAnsweredV1,
         IncubationStartedV1,
+        MilestoneReachedV1,
+        ReviewReminderV1,
+        ReviewEscalatedV1,
+        OfferReminderV1,
+        NotificationFailedV1,
+        MessageFailedV1,
     )
 }
 

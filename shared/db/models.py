@@ -257,22 +257,49 @@ class ProcessedMessage(Base):
 
 
 class Notification(Base):
-    """One message to one recipient through one channel, for one event: sent once, ever."""
+    """One message to one recipient through one channel, for one event: sent once, ever.
+
+    The row is written before delivery with the rendered message in `body`, so that a retry or a
+    resend delivers the same bytes (the same Message-ID). States:
+    pending -> sending -> sent; a temporary failure goes back to pending with `next_attempt_at`;
+    failed (permanent, or after the last attempt); unconfirmed (an email whose worker died while
+    sending: the server may have it, so it is not sent again unless an administrator resends it);
+    skipped (optional mail the submitter turned off).
+    """
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("event_id", "recipient", "channel"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "recipient", "channel"),
+        Index("ix_notifications_state_next_attempt_at", "state", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     idea_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     recipient: Mapped[str] = mapped_column(String(320))
-    channel: Mapped[str] = mapped_column(String(20))  # email
+    channel: Mapped[str] = mapped_column(String(20))  # email | webhook
     template: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(String(300))
-    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    state: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Who the recipient is to the idea: submitter, reviewer, sponsor, admin or webhook (for anonymity in logs).
+    audience: Mapped[str] = mapped_column(String(20), default="submitter", server_default="submitter")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    body: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationPreference(Base):
+    """A submitter's choice about optional mail for one idea (no row: they get it)."""
+
+    __tablename__ = "notification_preferences"
+
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
+    optional_mail: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class FailedMessage(Base):

@@ -29,3 +29,15 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
     connection = session.connection()
     result = connection.execute(_insert_ignore_statement(connection.dialect.name, table), values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@cache
+def _insert_ignore_returning_statement(dialect: str, table: Table, column: Any) -> Executable:
+    return _insert_ignore_statement(dialect, table).returning(column)  # type: ignore[attr-defined,no-any-return]
+
+
+def insert_ignore_returning(session: Session, table: Table, values: dict[str, Any], column: Any) -> Any:
+    """Insert a row unless its key exists; `column` of the new row, or None if it existed."""
+    connection = session.connection()
+    statement = _insert_ignore_returning_statement(connection.dialect.name, table, column)
+    return connection.execute(statement, values).scalar()

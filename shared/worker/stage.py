@@ -25,9 +25,10 @@ from dramatiq.middleware import Middleware
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.bus import outbox
 from shared.bus.relay import Route
 from shared.config import Settings
-from shared.contracts.events import Event, parse_event, utcnow
+from shared.contracts.events import Event, MessageFailedV1, parse_event, utcnow
 from shared.db.models import FailedMessage, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore
@@ -92,18 +93,40 @@ def _int_or_none(value: object) -> int | None:
 def record_failure(
     session_factory: sessionmaker[Session], consumer: str, payload: Mapping[str, Any], error: str
 ) -> None:
-    """Keep a message a consumer gave up on, whatever shape it has, for administrators."""
+    """Keep a message a consumer gave up on, whatever shape it has, for administrators.
+
+    When it is about a known idea, a `message.failed` event in the same transaction tells them
+    (unless the message was itself about a failure: a failing alert must not raise another).
+    """
+    idea_id, reference = _int_or_none(payload.get("idea_id")), payload.get("idea_reference")
+    correlation_id = _uuid_or_none(payload.get("correlation_id"))
     with unit_of_work(session_factory) as session:
-        session.execute(
-            FailedMessage.__table__.insert().values(
+        failed_id = session.execute(
+            FailedMessage.__table__.insert()
+            .values(
                 consumer=consumer,
                 event_id=_uuid_or_none(payload.get("event_id")),
-                idea_id=_int_or_none(payload.get("idea_id")),
+                idea_id=idea_id,
                 error=error[-4000:],
                 payload=json.dumps(payload, default=str),
                 failed_at=utcnow(),
             )
-        )
+            .returning(FailedMessage.__table__.c.id)
+        ).scalar_one()
+        about_a_failure = str(payload.get("type", "")).startswith(("message.failed.", "notification.failed."))
+        if idea_id is not None and isinstance(reference, str) and correlation_id is not None and not about_a_failure:
+            outbox.emit(
+                session,
+                MessageFailedV1(
+                    idea_id=idea_id,
+                    idea_reference=reference,
+                    correlation_id=correlation_id,
+                    causation_id=_uuid_or_none(payload.get("event_id")),
+                    failed_message_id=failed_id,
+                    consumer=consumer,
+                    error=error[-500:],
+                ),
+            )
 
 
 def run_handler(

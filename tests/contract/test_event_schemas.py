@@ -163,6 +163,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "offer.made.v1": {"offer_id": 5, "sponsor_id": 21, "rank": 1, "due_at": DUE, "reasons": ["same department"]},
     "offer.answered.v1": {"offer_id": 5, "sponsor_id": 21, "answer": "declined", "reason": "no budget"},
     "incubation.started.v1": {"sponsor_id": 21},
+    "milestone.reached.v1": {"milestone_id": 9, "title": "Pilot in two offices"},
+    "review.reminder.v1": {"task_id": 3, "reviewer_id": 11, "due_at": DUE},
+    "review.escalated.v1": {"task_id": 3, "reviewer_id": 11, "replacement_id": 12},
+    "offer.reminder.v1": {"offer_id": 5, "sponsor_id": 21, "due_at": DUE},
+    "notification.failed.v1": {
+        "notification_id": 40,
+        "channel": "email",
+        "template": "submitter/received",
+        "state": "failed",
+        "error": "550 no such user",
+    },
+    "message.failed.v1": {"failed_message_id": 2, "consumer": "review.screen_idea", "error": "IllegalTransition"},
 }
 
 

@@ -1,0 +1,116 @@
+"""Notify's HTTP routes: the submitter's mail preferences, the delivery log, failed notifications and resending."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict
+
+from services.notify import handlers
+from services.notify.render import environment
+from shared.web.deps import Principal, require, settings_of, uow
+
+router = APIRouter(tags=["notifications"])
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # False: only mail that needs the submitter's answer (a reviewer's question) is sent.
+    optional_mail: bool
+
+
+class NotificationOut(BaseModel):
+    id: int
+    idea_reference: str | None
+    audience: str
+    recipient: str
+    channel: str
+    template: str
+    subject: str
+    state: Literal["pending", "sending", "sent", "failed", "unconfirmed", "skipped"]
+    attempts: int
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+class Resent(BaseModel):
+    id: int
+    state: Literal["pending"]
+
+
+@router.get("/api/v1/status/{token}/preferences", response_model=Preferences)
+def preferences(request: Request, token: str) -> Preferences:
+    with uow(request) as session:
+        return Preferences(optional_mail=handlers.optional_mail(session, token))
+
+
+@router.put("/api/v1/status/{token}/preferences", response_model=Preferences)
+def set_preferences(request: Request, token: str, body: Preferences) -> Preferences:
+    with uow(request) as session:
+        handlers.set_optional_mail(session, token, body.optional_mail)
+    return body
+
+
+@router.post("/api/v1/status/{token}/stop-updates", response_model=Preferences)
+def stop_updates_one_click(request: Request, token: str) -> Preferences:
+    """RFC 8058 one-click unsubscribe: the `List-Unsubscribe-Post` target of every optional email."""
+    with uow(request) as session:
+        handlers.set_optional_mail(session, token, False)
+    return Preferences(optional_mail=False)
+
+
+def _page(request: Request, *, done: bool, token: str) -> HTMLResponse:
+    settings = settings_of(request)
+    html = (
+        environment(settings.templates_dir)
+        .get_template("pages/stop_updates.html")
+        .render(done=done, status_url=f"{settings.public_url.rstrip('/')}/status/{token}")
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/status/{token}/stop-updates", response_class=HTMLResponse, include_in_schema=False)
+def stop_updates_page(request: Request, token: str) -> HTMLResponse:
+    with uow(request) as session:
+        handlers.optional_mail(session, token)  # an unknown token is a 404 here too
+    return _page(request, done=False, token=token)
+
+
+@router.post("/status/{token}/stop-updates", response_class=HTMLResponse, include_in_schema=False)
+def stop_updates_form(request: Request, token: str) -> HTMLResponse:
+    # No CSRF token: the secret in the address is the capability, and the only effect is less mail.
+    with uow(request) as session:
+        handlers.set_optional_mail(session, token, False)
+    return _page(request, done=True, token=token)
+
+
+@router.get("/api/v1/ideas/{reference}/notifications", response_model=list[NotificationOut])
+def delivery_log(
+    request: Request, reference: str, viewer: Annotated[Principal, Depends(require("reviewer", "sponsor", "admin"))]
+) -> list[handlers.NotificationView]:
+    """What was sent about an idea. An anonymous submitter's address is shown to administrators only."""
+    with uow(request) as session:
+        return handlers.delivery_log(session, reference, reveal=viewer.is_admin)
+
+
+@router.get("/api/v1/admin/notifications", response_model=list[NotificationOut])
+def failed_notifications(
+    request: Request, _admin: Annotated[Principal, Depends(require("admin"))]
+) -> list[handlers.NotificationView]:
+    """Notifications that need an administrator: failed, or unconfirmed after a worker died while sending."""
+    with uow(request) as session:
+        return handlers.failed(session)
+
+
+@router.post(
+    "/api/v1/admin/notifications/{notification_id}/resend", status_code=status.HTTP_202_ACCEPTED, response_model=Resent
+)
+def resend(request: Request, notification_id: int, _admin: Annotated[Principal, Depends(require("admin"))]) -> Resent:
+    with uow(request) as session:
+        handlers.resend(session, notification_id)
+    return Resent(id=notification_id, state="pending")

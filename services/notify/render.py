@@ -1,0 +1,92 @@
+"""Templates to messages: Jinja2, a plain-text and an HTML part for every message.
+
+Each message is `<audience>/<name>.txt` and `.html` under `templates/`; the
+subject is the `subject` block of the .txt template, and the idea's reference is
+put in front of it here, so that an overridden template cannot leave it out.
+A folder named by `IDEAHUB_TEMPLATES_DIR` is searched first: a file there with
+the same name replaces ours.
+"""
+
+from __future__ import annotations
+
+from email.charset import QP, Charset
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+
+from shared.contracts.events import utcnow
+
+
+@lru_cache(maxsize=4)
+def environment(override_dir: Path | None) -> Environment:
+    loaders: list[Any] = [PackageLoader("services.notify", "templates")]
+    if override_dir is not None:
+        loaders.insert(0, FileSystemLoader(str(override_dir)))
+    return Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(env: Environment, template: str, context: dict[str, Any], *, reference: str) -> tuple[str, str, str]:
+    """(subject, text, html) for one message."""
+    text_template = env.get_template(f"{template}.txt")
+    block = text_template.blocks.get("subject")
+    if block is None:
+        raise LookupError(f"{template}.txt has no subject block")
+    subject = " ".join("".join(block(text_template.new_context(context))).split())
+    subject = f"[{reference}] {subject}"
+    full = {**context, "subject": subject}
+    return subject, text_template.render(full), env.get_template(f"{template}.html").render(full)
+
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable .eml files and 7-bit-safe transport
+
+
+def build_email(
+    *,
+    mail_from: str,
+    recipient: str,
+    recipient_name: str | None,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    headers: dict[str, str] | None = None,
+) -> str:
+    """A multipart/alternative message as 7-bit text.
+
+    Built with the `email.mime` classes: the modern `EmailMessage` API re-parses every
+    header through its registry and costs three times as much CPU, which matters at one
+    message per status change. Display names are stripped of line breaks, so no header
+    can be injected through them.
+    """
+    message = MIMEMultipart("alternative")
+    message["Subject"] = subject
+    message["From"] = mail_from
+    display_name = " ".join(str(recipient_name or "").split())
+    message["To"] = formataddr((display_name, parseaddr(recipient)[1]), charset="utf-8")
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
+    return message.as_string()
+
+
+def message_id(key: str, reference: str, mail_from: str) -> str:
+    """Our own Message-ID, carrying the reference, so that replies thread back to the idea."""
+    domain = parseaddr(mail_from)[1].partition("@")[2] or "ideahub.local"
+    return f"<{key}.{reference}@{domain}>"

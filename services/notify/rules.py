@@ -1,0 +1,286 @@
+"""Who is told what: each event becomes a list of intents, one per recipient and channel.
+
+The submitter hears of every change of status; reviewers and sponsors of new
+work, reminders and escalations; administrators of failures and unmatched
+ideas; the webhook, if configured, of every event its patterns select.
+
+Anonymity: a staff member's message is rendered from a context that never holds
+the submitter's name or email, and the webhook gets the event without them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from shared.config import Settings
+from shared.contracts import events as ev
+from shared.db.models import Idea, NotificationPreference, Offer, Person
+
+# Statuses whose message needs the submitter's action: sent even when they stopped optional mail.
+REQUIRED_STATUSES = frozenset({"needs_info"})
+SUBMITTER_STATUSES = frozenset(
+    {
+        "in_review",
+        "needs_info",
+        "matching",
+        "rejected",
+        "duplicate",
+        "incubating",
+        "unmatched",
+        "implemented",
+        "closed",
+        "withdrawn",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    audience: str  # submitter | reviewer | sponsor | admin | webhook
+    template: str  # e.g. submitter/received; for a webhook, the event type
+    recipient: str  # an email address, or the webhook's URL
+    recipient_name: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    channel: str = "email"
+    # Optional mail its recipient has turned off: recorded as skipped, not sent.
+    skip: bool = False
+
+
+@dataclass(frozen=True)
+class IdeaFacts:
+    title: str
+    name: str | None
+    email: str | None
+    token: str
+    department: str | None
+    theme: str | None
+    optional_mail: bool
+
+
+_IDEA = (
+    select(
+        Idea.title,
+        Idea.submitter_name,
+        Idea.submitter_email,
+        Idea.status_token,
+        Idea.department,
+        Idea.theme,
+        NotificationPreference.optional_mail,
+    )
+    .outerjoin(NotificationPreference, NotificationPreference.idea_id == Idea.id)
+    .where(Idea.id == bindparam("idea_id"))
+)
+_PERSON = select(Person.name, Person.email).where(Person.id == bindparam("person_id"), Person.active.is_(True))
+_ADMINS = select(Person.name, Person.email).where(Person.role == "admin", Person.active.is_(True)).order_by(Person.id)
+_SPONSOR = (
+    select(Person.name)
+    .join(Offer, Offer.sponsor_id == Person.id)
+    .where(Offer.idea_id == bindparam("idea_id"), Offer.state == "accepted")
+)
+
+try:
+    _LONDON: ZoneInfo | None = ZoneInfo("Europe/London")
+except ZoneInfoNotFoundError:  # a system without tz data: say UTC rather than guess
+    _LONDON = None
+
+
+def when(at: datetime) -> str:
+    """A deadline as people read it: `Friday 4 December 2026 at 17:00` (UK time)."""
+    if _LONDON is not None:
+        return at.astimezone(_LONDON).strftime("%A %-d %B %Y at %H:%M")
+    return at.strftime("%A %-d %B %Y at %H:%M UTC")
+
+
+def topic_matches(topic: str, routing_key: str) -> bool:
+    """AMQP topic matching: `*` stands for exactly one word, `#` for zero or more."""
+    return _match(tuple(topic.split(".")), tuple(routing_key.split(".")))
+
+
+@cache
+def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    return bool(words) and head in ("*", words[0]) and _match(rest, words[1:])
+
+
+def webhook_document(event: ev.EventBase) -> str:
+    """The event as the webhook receives it: without the submitter, whose anonymity the receiver cannot keep."""
+    data = event.model_dump(mode="json", exclude={"submitter"})
+    return json.dumps({"type": event.type, "event": data}, separators=(",", ":"), sort_keys=True)
+
+
+class Rules:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.connection = session.connection()
+        self.settings = settings
+        self.public = settings.public_url.rstrip("/")
+
+    # Lookups
+    def idea(self, idea_id: int) -> IdeaFacts | None:
+        row = self.connection.execute(_IDEA, {"idea_id": idea_id}).one_or_none()
+        if row is None:
+            return None
+        return IdeaFacts(
+            row.title,
+            row.submitter_name,
+            row.submitter_email,
+            row.status_token,
+            row.department,
+            row.theme,
+            row.optional_mail is not False,
+        )
+
+    def person(self, person_id: int | None) -> tuple[str, str] | None:
+        if person_id is None:
+            return None
+        row = self.connection.execute(_PERSON, {"person_id": person_id}).one_or_none()
+        return (row.name, row.email) if row else None
+
+    def admins(self) -> list[tuple[str, str]]:
+        return [(row.name, row.email) for row in self.connection.execute(_ADMINS)]
+
+    # Intents
+    def for_event(self, event: ev.EventBase) -> list[Intent]:
+        intents = self._people(event)
+        if self.settings.webhook_url and not event.type.startswith("notification."):
+            # A webhook is not told of failed notifications: a failing webhook would otherwise feed itself.
+            if any(topic_matches(p, event.type) for p in self.settings.webhook_events):
+                intents.append(
+                    Intent(
+                        "webhook",
+                        event.type,
+                        self.settings.webhook_url,
+                        channel="webhook",
+                        context={"document": webhook_document(event)},
+                    )
+                )
+        return intents
+
+    def _people(self, event: ev.EventBase) -> list[Intent]:
+        match event:
+            case ev.IdeaReceivedV1():
+                return self._submitter(event, "received", optional=False)
+            case ev.IdeaStatusChangedV1():
+                return self._status_changed(event)
+            case ev.MilestoneReachedV1():
+                return self._submitter(event, "milestone_reached", milestone_title=event.title)
+            case ev.ReviewAssignedV1():
+                return self._staff(event, "reviewer", "review_assigned", event.reviewer_id, self._task(event))
+            case ev.ReviewReminderV1():
+                return self._staff(event, "reviewer", "review_reminder", event.reviewer_id, self._task(event))
+            case ev.ReviewEscalatedV1():
+                late, replacement = self.person(event.reviewer_id), self.person(event.replacement_id)
+                return self._staff(event, "reviewer", "review_reassigned", event.reviewer_id, {}) + self._admins(
+                    event,
+                    "review_escalated",
+                    late_reviewer_name=late[0] if late else None,
+                    replacement_name=replacement[0] if replacement else None,
+                )
+            case ev.OfferMadeV1():
+                return self._staff(
+                    event, "sponsor", "offer_made", event.sponsor_id, self._offer(event) | {"reasons": event.reasons}
+                )
+            case ev.OfferReminderV1():
+                return self._staff(event, "sponsor", "offer_reminder", event.sponsor_id, self._offer(event))
+            case ev.NotificationFailedV1():
+                if event.template.startswith("admin/"):  # telling administrators that telling them failed would loop
+                    return []
+                return self._admins(
+                    event,
+                    "notification_failed",
+                    notification_id=event.notification_id,
+                    channel=event.channel,
+                    failed_template=event.template,
+                    state=event.state,
+                    error=event.error,
+                )
+            case ev.MessageFailedV1():
+                return self._admins(
+                    event,
+                    "message_failed",
+                    consumer=event.consumer,
+                    error=event.error,
+                    failed_message_id=event.failed_message_id,
+                )
+        return []
+
+    def _status_changed(self, event: ev.IdeaStatusChangedV1) -> list[Intent]:
+        status = event.to_status
+        intents: list[Intent] = []
+        if status in SUBMITTER_STATUSES:
+            extra: dict[str, Any] = {
+                "needs_info": {"question": event.reason or ""},
+                "matching": {"reasons": list(event.reasons)},
+                "rejected": {"reasons": list(event.reasons)},
+                "duplicate": {"reason": event.reason},
+                "incubating": {"sponsor_name": self._sponsor_name(event.idea_id)},
+                "implemented": {"summary": event.reason},
+                "closed": {"summary": event.reason},
+                "withdrawn": {"reason": event.reason},
+            }.get(status, {})
+            intents += self._submitter(event, status, optional=status not in REQUIRED_STATUSES, **extra)
+        if status == "unmatched":
+            intents += self._admins(event, "idea_unmatched", idea_url=self._idea_url(event), reason=event.reason)
+        return intents
+
+    def _submitter(self, event: ev.EventBase, name: str, *, optional: bool = True, **extra: Any) -> list[Intent]:
+        facts = self.idea(event.idea_id)
+        if facts is None or not facts.email:
+            return []
+        context = {
+            "title": facts.title,
+            "status_url": f"{self.public}/status/{facts.token}",
+            "stop_url": f"{self.public}/status/{facts.token}/stop-updates",
+            "optional": optional,
+            **extra,
+        }
+        return [
+            Intent(
+                "submitter",
+                f"submitter/{name}",
+                facts.email,
+                facts.name,
+                context,
+                skip=optional and not facts.optional_mail,
+            )
+        ]
+
+    def _staff(self, event: ev.EventBase, role: str, name: str, person_id: int, extra: dict[str, Any]) -> list[Intent]:
+        person = self.person(person_id)
+        facts = self.idea(event.idea_id)
+        if person is None or facts is None:
+            return []
+        # Deliberately built from the idea's title and classification only: never its submitter.
+        context = {"title": facts.title, "department": facts.department, "theme": facts.theme, **extra}
+        return [Intent(role, f"{role}/{name}", person[1], person[0], context)]
+
+    def _admins(self, event: ev.EventBase, name: str, **extra: Any) -> list[Intent]:
+        facts = self.idea(event.idea_id)
+        title = facts.title if facts else event.idea_reference
+        return [
+            Intent("admin", f"admin/{name}", email, admin_name, {"title": title, **extra})
+            for admin_name, email in self.admins()
+        ]
+
+    def _task(self, event: ev.ReviewAssignedV1 | ev.ReviewReminderV1) -> dict[str, Any]:
+        return {"task_url": f"{self.public}/reviews/tasks/{event.task_id}", "due_at": when(event.due_at)}
+
+    def _offer(self, event: ev.OfferMadeV1 | ev.OfferReminderV1) -> dict[str, Any]:
+        return {"offer_url": f"{self.public}/offers/{event.offer_id}", "due_at": when(event.due_at)}
+
+    def _idea_url(self, event: ev.EventBase) -> str:
+        return f"{self.public}/admin/ideas/{event.idea_reference}"
+
+    def _sponsor_name(self, idea_id: int) -> str | None:
+        return self.connection.execute(_SPONSOR, {"idea_id": idea_id}).scalar()

@@ -1,0 +1,112 @@
+"""Consuming domain events from the topic exchange.
+
+A service that listens to the bus (rather than getting stage work from the relay)
+declares a `TopicSubscription`: a durable queue of its own, bound to the exchange
+for some routing patterns. `TopicConsumer` runs one kombu connection per thread
+on that queue and acknowledges a message only after the handler has returned, so
+a crash redelivers it: on RabbitMQ when the connection drops, on Redis once the
+visibility timeout has passed. Handlers must therefore be idempotent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kombu import Connection
+
+from shared.bus.topic import subscriber_queue
+from shared.logging import get_logger
+
+log = get_logger("ideahub.bus")
+
+
+@dataclass(frozen=True)
+class TopicSubscription:
+    """A consumer's own queue (`queue`, before the installation's prefix) bound for `patterns` (`idea.#`)."""
+
+    queue: str
+    patterns: tuple[str, ...]
+
+
+def transport_options(visibility_timeout: int) -> dict[str, Any]:
+    # Redis: an unacknowledged message returns to its queue after `visibility_timeout`; look for such
+    # messages on every idle poll rather than every tenth. RabbitMQ ignores these.
+    return {"visibility_timeout": visibility_timeout, "unacked_restore_throttle": 1}
+
+
+class TopicConsumer:
+    def __init__(
+        self,
+        broker_url: str,
+        exchange_name: str,
+        queue_name: str,
+        patterns: tuple[str, ...],
+        handle: Callable[[Mapping[str, Any]], None],
+        *,
+        threads: int = 1,
+        prefetch: int = 8,
+        visibility_timeout: int = 300,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.broker_url = broker_url
+        self.queue = subscriber_queue(exchange_name, queue_name, *patterns)
+        self.handle = handle
+        self.threads = threads
+        self.prefetch = prefetch
+        self.visibility_timeout = visibility_timeout
+        self.poll_seconds = poll_seconds
+
+    def declare(self) -> None:
+        """Create the queue and its bindings (the relay does this too, so no event is published unheard)."""
+        with Connection(self.broker_url, transport_options=transport_options(self.visibility_timeout)) as conn:
+            self.queue(conn.default_channel).declare()
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume on `threads` threads until `stop` is set; messages in hand are finished first."""
+        workers = [
+            threading.Thread(target=self._consume, args=(stop,), name=f"{self.queue.name}-{n}", daemon=True)
+            for n in range(self.threads)
+        ]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+
+    def _consume(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                with Connection(self.broker_url, transport_options=transport_options(self.visibility_timeout)) as conn:
+                    channel = conn.channel()
+                    with conn.Consumer(
+                        self.queue,
+                        channel=channel,
+                        callbacks=[lambda body, message: self._on_message(body, message, stop)],
+                        accept=["application/json"],
+                        prefetch_count=self.prefetch,
+                    ):
+                        log.info("consumer.started", queue=self.queue.name)
+                        while not stop.is_set():
+                            try:
+                                conn.drain_events(timeout=self.poll_seconds)
+                            except TimeoutError:
+                                continue
+            except Exception:  # the broker went away: reconnect after a pause, unacknowledged messages come back
+                log.exception("consumer.connection_lost", queue=self.queue.name)
+                stop.wait(1.0)
+
+    def _on_message(self, body: Any, message: Any, stop: threading.Event) -> None:
+        if not isinstance(body, Mapping):
+            log.error("consumer.not_an_event", queue=self.queue.name, body=str(body)[:200])
+            message.ack()
+            return
+        try:
+            self.handle(body)
+        except Exception:  # the database is away, say: give the message back, after a pause so as not to spin
+            log.exception("consumer.handler_failed", queue=self.queue.name, event_id=body.get("event_id"))
+            stop.wait(1.0)
+            message.requeue()
+            return
+        message.ack()
