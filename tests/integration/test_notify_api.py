@@ -103,7 +103,8 @@ def test_a_submitter_stops_optional_mail_and_still_gets_what_needs_an_answer(api
     assert states["submitter/received"] == "sent"  # the acknowledgement is not optional
     assert states["submitter/withdrawn"] == "skipped"
     written = [p.read_text() for p in api.settings.mail_dir.glob("*.eml")]
-    assert len(written) == 1 and "We have your idea" in written[0]
+    assert len(written) == 1
+    assert "We have your idea" in written[0]
 
     back_on = api.client.put(f"/api/v1/status/{token}/preferences", json={"optional_mail": True})
     assert back_on.json() == {"optional_mail": True}
@@ -156,7 +157,8 @@ def test_the_delivery_log_hides_an_anonymous_submitter_from_everyone_but_adminis
     as_reviewer = api.client.get(f"/api/v1/ideas/{reference}/notifications", headers=api.reviewer).json()
     assert [row["recipient"] for row in as_admin if row["audience"] == "submitter"] == ["sam@example.gov.uk"]
     submitter_rows = [row for row in as_reviewer if row["audience"] == "submitter"]
-    assert submitter_rows and all(row["recipient"] == "the submitter (anonymous)" for row in submitter_rows)
+    assert submitter_rows
+    assert all(row["recipient"] == "the submitter (anonymous)" for row in submitter_rows)
     assert "sam@example.gov.uk" not in json.dumps(as_reviewer)
     assert {row["state"] for row in as_admin} == {"sent"}
     assert [row["template"] for row in as_admin] == ["submitter/received"]
@@ -225,18 +227,22 @@ def test_the_cli_lists_resends_and_logs_notifications(api: Api, tmp_path: Path) 
         )
     listed = ideahub(api.settings, "notifications", "failed")
     assert listed.returncode == 0
-    assert "unconfirmed" in listed.stdout and str(created["reference"]) in listed.stdout
+    assert "unconfirmed" in listed.stdout
+    assert str(created["reference"]) in listed.stdout
 
     resent = ideahub(api.settings, "notifications", "resend", str(received.id))
     assert resent.returncode == 0, resent.stderr
     assert f"Notification {received.id} will be sent again" in resent.stdout
     refused = ideahub(api.settings, "notifications", "resend", str(received.id))
     assert refused.returncode == 2
-    assert "only failed or unconfirmed" in refused.stderr and "Traceback" not in refused.stderr
+    assert "only failed or unconfirmed" in refused.stderr
+    assert "Traceback" not in refused.stderr
     assert ideahub(api.settings, "notifications", "resend", "424242").returncode == 2
 
     log = ideahub(api.settings, "notifications", "log", str(created["reference"]).lower())
     assert log.returncode == 0
-    assert "submitter/received" in log.stdout and "sam@example.gov.uk" in log.stdout
+    assert "submitter/received" in log.stdout
+    assert "sam@example.gov.uk" in log.stdout
     unknown = ideahub(api.settings, "notifications", "log", "IH-2026-999999")
-    assert unknown.returncode == 2 and "there is no idea IH-2026-999999" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "there is no idea IH-2026-999999" in unknown.stderr
