@@ -171,7 +171,8 @@ class SmtpChannel:
             if not claim():
                 smtp.rset()
                 raise NotClaimed
-            code, reply = smtp.data(outgoing.body.encode())
+            # smtplib fixes line endings only in str; SMTP wants CRLF, and a bare LF makes one endless line.
+            code, reply = smtp.data(outgoing.body.replace("\r\n", "\n").replace("\n", "\r\n").encode())
             if code != 250:
                 raise _smtp_failure(code, reply, "message refused")
         except (TemporaryFailure, PermanentFailure, NotClaimed):
