@@ -156,9 +156,16 @@ class SmtpChannel:
                 if fresh:
                     raise
                 continue
+            if code == 421 and not fresh:  # a kept connection the server closed while idle (RFC 5321 §3.8)
+                continue
             if code != 250:
+                if code == 421:
+                    self._drop()
                 raise _smtp_failure(code, reply, "MAIL FROM refused")
             code, reply = smtp.rcpt(recipient)
+            if code == 421:
+                self._drop()
+                raise _smtp_failure(code, reply, "recipient refused")
             if code not in (250, 251):
                 smtp.rset()
                 raise _smtp_failure(code, reply, "recipient refused")
