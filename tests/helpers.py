@@ -58,6 +58,18 @@ def notifications(factory: sessionmaker[Session], reference: str) -> list[tuple[
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
+def deliveries(factory: sessionmaker[Session], reference: str) -> list[tuple[str, str, str, str]]:
+    """(recipient, template, subject, state) of every notification about the idea, oldest first."""
+    with unit_of_work(factory) as session:
+        idea_id = session.scalar(select(Idea.id).where(Idea.reference == reference))
+        rows = session.execute(
+            select(Notification.recipient, Notification.template, Notification.subject, Notification.state)
+            .where(Notification.idea_id == idea_id)
+            .order_by(Notification.id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
 def count(factory: sessionmaker[Session], query: object) -> int:
     with unit_of_work(factory) as session:
         return int(session.scalar(select(func.count()).select_from(query)) or 0)  # type: ignore[arg-type]

@@ -20,6 +20,9 @@ from tests.helpers import mails_about, start_component, wait_for
 
 pytestmark = pytest.mark.e2e
 IDEAS = 60
+# What each idea causes once it is in review: two emails to its submitter, one to each of its two reviewers.
+SUBMITTER_EMAILS = ("submitter/received", "submitter/in_review")
+PER_IDEA = sorted([*SUBMITTER_EMAILS, "reviewer/review_assigned", "reviewer/review_assigned"])
 
 
 def start(stack: Stack, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -33,28 +36,45 @@ def test_killing_the_relay_and_a_worker_mid_run_loses_nothing_and_sends_nothing_
     runtime = Runtime(settings)
     factory = runtime.session_factory
 
-    def sent() -> int:
+    def sent(*templates: str) -> int:
+        """Notifications about this test's ideas with one of these templates."""
         with unit_of_work(factory) as session:
-            return int(session.scalar(select(func.count()).select_from(Notification)) or 0)
+            query = (
+                select(func.count())
+                .select_from(Notification)
+                .join(Idea, Idea.id == Notification.idea_id)
+                .where(Idea.reference.in_(references), Notification.template.in_(templates))
+            )
+            return int(session.scalar(query) or 0)
+
+    def to_submitters() -> int:
+        return sent(*SUBMITTER_EMAILS)
+
+    def to_reviewers() -> int:
+        return sent("reviewer/review_assigned")
 
     relay = start(stack, "relay-1", "relay")
     worker = start(stack, "worker-1", "worker", "review", "notify", "--threads", "2")
-    references = []
+    references: list[str] = []
     try:
         for i in range(IDEAS):
             with unit_of_work(factory) as session:
                 body = Submission(title=f"Crash {i}", problem="P", idea="I", email=f"crash{i}@example.gov.uk")
                 references.append(submit_idea(session, body, channel="api", departments=settings.departments).reference)
-        wait_for(lambda: sent() >= 5, what="the first emails")
+        wait_for(lambda: to_submitters() >= 5, what="the first emails")
         relay.send_signal(signal.SIGKILL)
         worker.send_signal(signal.SIGKILL)
         relay.wait()
         worker.wait()
-        assert sent() < 2 * IDEAS, "the kill came too late to prove anything"
+        assert to_submitters() < 2 * IDEAS, "the kill came too late to prove anything"
 
         relay = start(stack, "relay-2", "relay")
         worker = start(stack, "worker-2", "worker", "review", "notify", "--threads", "2")
-        wait_for(lambda: sent() >= 2 * IDEAS, timeout=120, what="every email after the restart")
+        wait_for(
+            lambda: to_submitters() >= 2 * IDEAS and to_reviewers() >= 2 * IDEAS,
+            timeout=120,
+            what="every email after the restart",
+        )
     finally:
         for process in (relay, worker):
             process.send_signal(signal.SIGTERM)
@@ -72,13 +92,28 @@ def test_killing_the_relay_and_a_worker_mid_run_loses_nothing_and_sends_nothing_
                 )
             )
         )
-        emails = Counter(session.scalars(select(Notification.idea_id).where(Notification.idea_id.in_(ideas.values()))))
+        emails = session.execute(
+            select(Notification.idea_id, Notification.recipient, Notification.template).where(
+                Notification.idea_id.in_(ideas.values())
+            )
+        ).all()
     assert statuses == {"in_review": IDEAS}
     assert set(tasks.values()) == {2}
     assert set(in_review.values()) == {1}
-    assert set(emails.values()) == {2}
+    # Every email once: no recipient told the same thing about the same idea twice, none left out.
+    assert set(Counter(tuple(row) for row in emails).values()) == {1}
+    templates: dict[int, list[str]] = {}
+    for idea_id, _, template in emails:
+        templates.setdefault(idea_id, []).append(template)
+    assert {idea_id: sorted(found) for idea_id, found in templates.items()} == {
+        idea_id: PER_IDEA for idea_id in ideas.values()
+    }
     for reference in references:
-        assert sorted(str(m["Subject"]).split("] ")[1] for m in mails_about(settings.mail_dir, reference)) == [
-            "We have your idea",
-            "Your idea is now in review",
-        ]
+        assert sorted(str(m["Subject"]).split("] ")[1] for m in mails_about(settings.mail_dir, reference)) == sorted(
+            [
+                "We have your idea",
+                "Reviewers are looking at your idea",
+                "You have a new idea to review",
+                "You have a new idea to review",
+            ]
+        )

@@ -15,12 +15,11 @@ from sqlalchemy import select
 from infra.composition import Runtime
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
-from services.notify import actors
+from services.notify.handlers import handle_event, notifier_for
 from shared.config import Settings, load_settings
 from shared.db.migrate import upgrade
 from shared.db.models import Notification, OutboxMessage
 from shared.db.uow import unit_of_work
-from shared.worker.stage import StageContext, run_handler
 from tests.conftest import free_port
 
 
@@ -72,8 +71,9 @@ def test_an_acknowledgement_goes_through_smtp_once_however_often_the_event_arriv
             session.scalar(select(OutboxMessage.payload).where(OutboxMessage.idea_id == created.id)) or "{}"
         )
 
+    notifier = notifier_for(settings, runtime.session_factory)
     for _ in range(2):  # delivered, then redelivered
-        run_handler(actors.idea_received, runtime.session_factory, StageContext(settings), payload)
+        handle_event(notifier, payload)
 
     assert len(inbox.messages) == 1
     sender, recipients, message = inbox.messages[0]
@@ -84,7 +84,9 @@ def test_an_acknowledgement_goes_through_smtp_once_however_often_the_event_arriv
     assert created.status_token in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert message.get_body(("html",)) is not None
     with unit_of_work(runtime.session_factory) as session:
-        states = session.scalars(select(Notification.state).where(Notification.idea_id == created.id)).all()
-    assert states == ["sent"]
+        rows = session.execute(
+            select(Notification.template, Notification.state).where(Notification.idea_id == created.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [("submitter/received", "sent")]
     assert not list(settings.mail_dir.glob("*.eml"))  # SMTP replaces the .eml files
     runtime.close()
