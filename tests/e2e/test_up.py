@@ -13,9 +13,15 @@ import pytest
 import redis
 
 from tests.conftest import free_port
-from tests.helpers import wait_for
+from tests.helpers import mails_about, wait_for
 
 pytestmark = pytest.mark.e2e
+# With one reviewer: the submitter's acknowledgement and in-review emails, and the reviewer's task.
+EMAILS_PER_IDEA = ["Reviewers are looking at your idea", "We have your idea", "You have a new idea to review"]
+
+
+def subjects(mail_dir: Path, reference: str) -> list[str]:
+    return sorted(str(m["Subject"]).removeprefix(f"[{reference}] ") for m in mails_about(mail_dir, reference))
 
 
 def ideahub(folder: Path, port: int, *args: str, **popen: object) -> subprocess.Popen[bytes]:
@@ -83,7 +89,8 @@ def test_ideahub_up_runs_everything_on_embedded_defaults_and_a_second_run_carrie
         reference = answer.json()["reference"]
         status_url = answer.json()["status_url"].replace("/status/", "/api/v1/status/")
         wait_for(lambda: httpx.get(status_url).json()["status"] == "in_review", what="in_review")
-        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 2, what="two emails written")
+        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 3, what="three emails written")
+        assert subjects(data / "mail", reference) == EMAILS_PER_IDEA
     finally:
         code = stop_with_ctrl_c(first)
     assert code == 0, (tmp_path / "up.log").read_text()[-3000:]
@@ -100,8 +107,11 @@ def test_ideahub_up_runs_everything_on_embedded_defaults_and_a_second_run_carrie
             json={"title": "After the restart", "problem": "P", "idea": "I", "email": "s@example.gov.uk"},
         )
         assert answer.status_code == 202
-        assert answer.json()["reference"] != reference
-        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 4, what="the new idea's two emails")
+        second_reference = answer.json()["reference"]
+        assert second_reference != reference
+        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 6, what="the new idea's three emails")
+        assert subjects(data / "mail", reference) == EMAILS_PER_IDEA
+        assert subjects(data / "mail", second_reference) == EMAILS_PER_IDEA
 
         # A component that dies is restarted, and the restart is logged.
         (worker,) = [p for p in psutil.Process(second.pid).children() if "worker" in p.cmdline()]
@@ -117,7 +127,8 @@ def test_ideahub_up_runs_everything_on_embedded_defaults_and_a_second_run_carrie
             json={"title": "After a worker died", "problem": "P", "idea": "I", "email": "s@example.gov.uk"},
         )
         assert answer.status_code == 202
-        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 6, what="the emails after the restart")
+        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 9, what="the emails after the restart")
+        assert subjects(data / "mail", answer.json()["reference"]) == EMAILS_PER_IDEA
     finally:
         assert stop_with_ctrl_c(second) == 0
 

@@ -1,0 +1,262 @@
+"""Every message renders: a one-line subject behind the reference, a text and an HTML part, escaped where it must be."""
+
+from __future__ import annotations
+
+import email
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.notify.render import build_email, environment, message_id, render
+
+REFERENCE = "IH-2026-000123"
+PUBLIC = "https://ideas.example.gov.uk"
+TOKEN = "k3Xq9-secret-status-token"
+STATUS_URL = f"{PUBLIC}/status/{TOKEN}"
+STOP_URL = f"{STATUS_URL}/stop-updates"
+TITLE = "Text reminders for clinic appointments"
+HOSTILE = "<script>alert(1)</script>"
+TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "notify" / "templates"
+AUDIENCES = ("submitter", "reviewer", "sponsor", "admin")
+
+
+def submitter(*, optional: bool = True, **extra: Any) -> dict[str, Any]:
+    return {
+        "audience": "submitter",
+        "recipient_name": "Nadia Nurse",
+        "status_url": STATUS_URL,
+        "stop_url": STOP_URL,
+        "optional": optional,
+        **extra,
+    }
+
+
+def staff(audience: str, name: str, **extra: Any) -> dict[str, Any]:
+    return {"audience": audience, "recipient_name": name, **extra}
+
+
+TASK = {"task_url": f"{PUBLIC}/reviews/tasks/3", "due_at": "Friday 4 December 2026 at 17:00"}
+OFFER = {"offer_url": f"{PUBLIC}/offers/5", "due_at": "Wednesday 9 December 2026 at 17:00"}
+
+# What the rules put in each message's context (see services/notify/rules.py), as an event would.
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "submitter/received": submitter(optional=False),
+    "submitter/in_review": submitter(),
+    "submitter/needs_info": submitter(optional=False, question="How many clinics would take part?"),
+    "submitter/matching": submitter(reasons=["Cheap to try.", "Good evidence from a pilot."]),
+    "submitter/rejected": submitter(reasons=["Costly with little benefit.", "Already tried in 2019."]),
+    "submitter/duplicate": submitter(reason="The same as IH-2026-000007, which is in review."),
+    "submitter/incubating": submitter(sponsor_name="Sofia Sponsor"),
+    "submitter/unmatched": submitter(),
+    "submitter/implemented": submitter(summary="Missed appointments fell by a third."),
+    "submitter/closed": submitter(summary="The pilot ended when its budget was cut."),
+    "submitter/withdrawn": submitter(reason="Solved another way."),
+    "submitter/milestone_reached": submitter(milestone_title="Pilot in one clinic"),
+    "reviewer/review_assigned": staff("reviewer", "Rhona Reviewer", department="Health", theme="Digital", **TASK),
+    "reviewer/review_reminder": staff("reviewer", "Rhona Reviewer", department="Health", theme=None, **TASK),
+    "reviewer/review_reassigned": staff("reviewer", "Rhona Reviewer", department=None, theme=None),
+    "sponsor/offer_made": staff(
+        "sponsor", "Sofia Sponsor", department="Health", theme=None, reasons=["Same department."], **OFFER
+    ),
+    "sponsor/offer_reminder": staff("sponsor", "Sofia Sponsor", department="Health", theme=None, **OFFER),
+    "admin/idea_unmatched": staff(
+        "admin", "Alex Admin", idea_url=f"{PUBLIC}/admin/ideas/{REFERENCE}", reason="No sponsor had room."
+    ),
+    "admin/review_escalated": staff(
+        "admin", "Alex Admin", late_reviewer_name="Rhona Reviewer", replacement_name="Ravi Reviewer"
+    ),
+    "admin/notification_failed": staff(
+        "admin",
+        "Alex Admin",
+        notification_id=40,
+        channel="email",
+        failed_template="submitter/received",
+        state="failed",
+        error="550 5.1.1 mailbox unavailable",
+    ),
+    "admin/message_failed": staff(
+        "admin", "Alex Admin", consumer="review.screen_idea", error="IllegalTransition", failed_message_id=2
+    ),
+}
+NAMES = sorted(CONTEXTS)
+
+
+def context_for(name: str, **changes: Any) -> dict[str, Any]:
+    """As delivery builds it: the reference and public address, then the rules' context."""
+    return {"reference": REFERENCE, "public_url": PUBLIC, "title": TITLE, **CONTEXTS[name], **changes}
+
+
+def rendered(name: str, **changes: Any) -> tuple[str, str, str]:
+    return render(environment(None), name, context_for(name, **changes), reference=REFERENCE)
+
+
+def test_every_message_template_has_a_context_here_and_both_parts() -> None:
+    texts = {str(p.relative_to(TEMPLATES).with_suffix("")) for a in AUDIENCES for p in (TEMPLATES / a).glob("*.txt")}
+    htmls = {str(p.relative_to(TEMPLATES).with_suffix("")) for a in AUDIENCES for p in (TEMPLATES / a).glob("*.html")}
+    assert texts == htmls, "each message needs a .txt and an .html template"
+    assert texts == set(CONTEXTS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_message_renders_with_a_one_line_subject_behind_its_reference(name: str) -> None:
+    subject, text, html = rendered(name)
+    assert subject.startswith(f"[{REFERENCE}] ")
+    assert len(subject) > len(f"[{REFERENCE}] ")
+    assert "\n" not in subject
+    assert "\r" not in subject
+    assert subject == subject.strip()
+    assert "  " not in subject
+    assert TITLE in text
+    assert TITLE in html
+    assert html.lstrip().startswith("<!DOCTYPE html>")
+    assert html.rstrip().endswith("</html>")
+    name_of_recipient = CONTEXTS[name]["recipient_name"]
+    assert f"Hello {name_of_recipient}," in text
+    assert f"Hello {name_of_recipient}," in html
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_message_renders_without_a_recipient_name(name: str) -> None:
+    _, text, html = rendered(name, recipient_name=None)
+    assert "Hello,\n" in text
+    assert "<p>Hello,</p>" in html
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("submitter/")])
+def test_a_submitter_message_links_the_status_page_and_offers_to_stop_only_optional_mail(name: str) -> None:
+    _, text, html = rendered(name)
+    assert STATUS_URL in text
+    assert STATUS_URL in html
+    optional = CONTEXTS[name]["optional"]
+    assert (STOP_URL in text) is optional
+    assert (STOP_URL in html) is optional
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if not n.startswith("submitter/")])
+def test_a_staff_message_has_no_status_link(name: str) -> None:
+    _, text, html = rendered(name)
+    assert TOKEN not in text
+    assert TOKEN not in html
+
+
+def test_a_notification_failed_for_good_and_one_unconfirmed_have_different_subjects() -> None:
+    failed, _, _ = rendered("admin/notification_failed", state="failed")
+    unconfirmed, _, _ = rendered("admin/notification_failed", state="unconfirmed")
+    assert failed == f"[{REFERENCE}] A notification was not delivered"
+    assert unconfirmed == f"[{REFERENCE}] A notification may not have been delivered"
+
+
+@pytest.mark.parametrize(
+    ("name", "subject"),
+    [
+        ("submitter/received", "We have your idea"),
+        ("submitter/in_review", "Reviewers are looking at your idea"),
+        ("submitter/rejected", "Your idea will not be taken forward"),
+        ("reviewer/review_assigned", "You have a new idea to review"),
+        ("sponsor/offer_made", "We would like you to sponsor an idea"),
+    ],
+)
+def test_some_subjects_in_full(name: str, subject: str) -> None:
+    assert rendered(name)[0] == f"[{REFERENCE}] {subject}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_hostile_title_is_escaped_in_html_and_kept_as_it_is_in_text(name: str) -> None:
+    subject, text, html = rendered(name, title=HOSTILE)
+    assert HOSTILE in text
+    assert HOSTILE not in html
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in subject
+
+
+def test_a_hostile_reviewer_comment_is_escaped_in_the_html_of_a_rejection() -> None:
+    comment = '<img src=x onerror="alert(1)">'
+    _, text, html = rendered("submitter/rejected", reasons=[comment])
+    assert comment in text
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+
+
+# --- the email ----------------------------------------------------------------------------------------------------
+
+
+def email_to(recipient_name: str | None, *, recipient: str = "jo@example.gov.uk") -> email.message.Message:
+    subject, text, html = rendered("submitter/in_review")
+    raw = build_email(
+        mail_from="Ideahub <hub@example.gov.uk>",
+        recipient=recipient,
+        recipient_name=recipient_name,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=message_id("key1", REFERENCE, "Ideahub <hub@example.gov.uk>"),
+        headers={"List-Unsubscribe": f"<{STOP_URL}>"},
+    )
+    assert raw.isascii(), "the message is 7-bit text"
+    return email.message_from_string(raw)
+
+
+@pytest.mark.parametrize(
+    "display_name",
+    ["Mallory\r\nBcc: x@evil", "Mallory\nBcc: x@evil", "Mallory\rBcc: x@evil", "Mallöry\r\nBcc: x@evil"],
+)
+def test_a_line_break_in_a_display_name_cannot_add_a_header(display_name: str) -> None:
+    message = email_to(display_name)
+    assert message["Bcc"] is None
+    assert "bcc" not in {key.lower() for key in message}
+    assert len(message.get_all("To")) == 1
+    ((_, address),) = getaddresses(message.get_all("To"))
+    assert address == "jo@example.gov.uk"
+
+
+def test_an_email_has_a_text_and_an_html_part_and_our_headers() -> None:
+    message = email_to("Nadia Nurse")
+    assert message.get_content_type() == "multipart/alternative"
+    parts = {part.get_content_type(): part for part in message.get_payload()}  # type: ignore[union-attr]
+    assert set(parts) == {"text/plain", "text/html"}
+    assert STATUS_URL in parts["text/plain"].get_payload(decode=True).decode()
+    assert message["Subject"] == f"[{REFERENCE}] Reviewers are looking at your idea"
+    assert message["From"] == "Ideahub <hub@example.gov.uk>"
+    assert message["Message-ID"] == f"<key1.{REFERENCE}@example.gov.uk>"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["List-Unsubscribe"] == f"<{STOP_URL}>"
+    assert getaddresses(message.get_all("To")) == [("Nadia Nurse", "jo@example.gov.uk")]
+
+
+# --- overrides ----------------------------------------------------------------------------------------------------
+
+
+def test_a_template_in_the_override_folder_replaces_ours_and_the_rest_still_comes_from_the_package(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "submitter").mkdir()
+    (tmp_path / "submitter" / "received.txt").write_text(
+        "{% block subject %}Thanks from the council{% endblock %}\nOur own words about {{ title }}.\n",
+        encoding="utf-8",
+    )
+    env = environment(tmp_path)
+
+    subject, text, html = render(env, "submitter/received", context_for("submitter/received"), reference=REFERENCE)
+    assert subject == f"[{REFERENCE}] Thanks from the council"
+    assert f"Our own words about {TITLE}." in text
+    assert "Thank you for your idea" not in text
+    # No .html in the folder: the package's is used, under the new subject.
+    assert "This link is secret" in html
+    assert f"<title>{subject}</title>" in html
+    ours_subject, _, ours_html = rendered("submitter/received")
+    assert html.replace(subject, "") == ours_html.replace(ours_subject, "")
+
+    # Another message is ours entirely.
+    assert render(env, "submitter/in_review", context_for("submitter/in_review"), reference=REFERENCE) == rendered(
+        "submitter/in_review"
+    )
+
+
+def test_an_override_without_a_subject_is_refused_rather_than_sent_without_one(tmp_path: Path) -> None:
+    (tmp_path / "submitter").mkdir()
+    (tmp_path / "submitter" / "in_review.txt").write_text("No subject here about {{ title }}.\n", encoding="utf-8")
+    with pytest.raises(LookupError, match="subject"):
+        render(environment(tmp_path), "submitter/in_review", context_for("submitter/in_review"), reference=REFERENCE)
