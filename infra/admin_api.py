@@ -73,7 +73,9 @@ def current_depths(runtime: Any) -> dict[str, int]:
         with Connection(runtime.settings.effective_broker_url, connect_timeout=2) as connection:
             channel = connection.default_channel
             for queue in runtime.topic_queues():  # subscribers on the topic exchange, such as notify
-                depths[queue.name] = int(queue(channel).queue_declare(passive=True).message_count)
+                # Declaring is idempotent (the relay declares the same queue); a passive check fails on Redis
+                # for an empty queue, which has no key.
+                depths[queue.name] = int(queue(channel).queue_declare().message_count)
         return depths
     except Exception:  # the broker is away: say so by leaving the depths out
         return {}

@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # On Redis, an event taken but not acknowledged goes back to its queue after this long.
     event_visibility_timeout_seconds: int = Field(default=300, ge=1)
+    # An event published this long ago that a topic subscriber has no record of is handled from the outbox.
+    event_catch_up_seconds: int = Field(default=600, ge=1)
     webhook_url: Annotated[str | None, AfterValidator(_webhook_url)] = None
     webhook_secret: str | None = None
     # Which events go to the webhook: routing patterns such as `idea.#`, comma separated.

@@ -19,7 +19,7 @@ from services.notify.delivery import Notifier
 from services.notify.rules import Rules
 from shared.config import Settings
 from shared.contracts.events import EVENT_TYPES, parse_event, utcnow
-from shared.db.models import Idea, Notification, NotificationPreference
+from shared.db.models import Idea, Notification, NotificationPreference, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore
 from shared.errors import Conflict, NotFound
@@ -66,6 +66,12 @@ def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:
     try:
         try:
             with unit_of_work(notifier.session_factory) as session:
+                # The record that notify has handled this event: a redelivery stops here, and the catch-up
+                # (shared.bus.catchup) finds the events that never arrived by its absence.
+                row = {"consumer": CONSUMER, "event_id": event.event_id, "processed_at": utcnow()}
+                if not insert_ignore(session, ProcessedMessage.__table__, row):
+                    log.info("message.duplicate_ignored")
+                    return
                 intents = Rules(session, notifier.settings).for_event(event)
                 to_deliver = notifier.record(session, event, intents)
         except (LookupError, ValueError, TypeError) as exc:  # a broken template or bad data: retrying will not help

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.delivery import Notifier
-from services.notify.handlers import handle_event, notifier_for
+from services.notify.handlers import CONSUMER, handle_event, notifier_for
 from services.notify.subscriptions import TOPIC
+from shared.bus.catchup import catch_up
 from shared.bus.consumer import TopicConsumer
 from shared.config import Settings
 from shared.logging import get_logger
@@ -26,19 +29,36 @@ def consumer_for(settings: Settings, notifier: Notifier, *, threads: int) -> Top
         threads=threads,
         prefetch=settings.worker_prefetch,
         visibility_timeout=settings.event_visibility_timeout_seconds,
+        key_prefix=settings.queue_prefix,
     )
 
 
+CATCH_UP_EVERY_SECONDS = 5.0
+
+
 def sweep_forever(notifier: Notifier, stop: threading.Event) -> None:
-    """Every `notify_poll_seconds`: deliver what is due, settle what a dead worker left; at once again if busy."""
+    """Every `notify_poll_seconds`: deliver what is due, settle what a dead worker left; at once again if busy.
+
+    Every few seconds, also handle any event the bus lost on the way (`shared.bus.catchup`).
+    """
+    settings = notifier.settings
+    next_catch_up = 0.0
     while not stop.is_set():
         try:
             busy = notifier.sweep() > 0
+            if time.monotonic() >= next_catch_up:
+                next_catch_up = time.monotonic() + CATCH_UP_EVERY_SECONDS
+                catch_up(
+                    notifier.session_factory,
+                    CONSUMER,
+                    lambda payload: handle_event(notifier, payload),
+                    older_than=timedelta(seconds=settings.event_catch_up_seconds),
+                )
         except Exception:  # the database is away: try again later
             log.exception("notify.sweep_failed")
             busy = False
         if not busy:
-            stop.wait(notifier.settings.notify_poll_seconds)
+            stop.wait(settings.notify_poll_seconds)
 
 
 def run(settings: Settings, session_factory: sessionmaker[Session], stop: threading.Event, *, threads: int) -> None:

@@ -5,7 +5,8 @@ declares a `TopicSubscription`: a durable queue of its own, bound to the exchang
 for some routing patterns. `TopicConsumer` runs one kombu connection per thread
 on that queue and acknowledges a message only after the handler has returned, so
 a crash redelivers it: on RabbitMQ when the connection drops, on Redis once the
-visibility timeout has passed. Handlers must therefore be idempotent.
+visibility timeout has passed. Handlers must therefore be idempotent. What the
+bus can still lose (see `shared.bus.catchup`) a subscriber recovers from the outbox.
 """
 
 from __future__ import annotations
@@ -31,10 +32,22 @@ class TopicSubscription:
     patterns: tuple[str, ...]
 
 
-def transport_options(visibility_timeout: int) -> dict[str, Any]:
-    # Redis: an unacknowledged message returns to its queue after `visibility_timeout`; look for such
-    # messages on every idle poll rather than every tenth. RabbitMQ ignores these.
-    return {"visibility_timeout": visibility_timeout, "unacked_restore_throttle": 1}
+def transport_options(visibility_timeout: int, key_prefix: str) -> dict[str, Any]:
+    """kombu's Redis transport options (RabbitMQ ignores them).
+
+    An unacknowledged message returns to its queue after `visibility_timeout`; look for such
+    messages on every idle poll rather than every tenth. The bookkeeping keys are the
+    installation's own: with kombu's defaults, shared by every user of the Redis database,
+    another installation's consumer would restore our messages through an exchange it does
+    not know, and they would be dropped.
+    """
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_throttle": 1,
+        "unacked_key": f"{key_prefix}unacked",
+        "unacked_index_key": f"{key_prefix}unacked_index",
+        "unacked_mutex_key": f"{key_prefix}unacked_mutex",
+    }
 
 
 class TopicConsumer:
@@ -50,6 +63,7 @@ class TopicConsumer:
         prefetch: int = 8,
         visibility_timeout: int = 300,
         poll_seconds: float = 1.0,
+        key_prefix: str = "",
     ) -> None:
         self.broker_url = broker_url
         self.queue = subscriber_queue(exchange_name, queue_name, *patterns)
@@ -58,10 +72,11 @@ class TopicConsumer:
         self.prefetch = prefetch
         self.visibility_timeout = visibility_timeout
         self.poll_seconds = poll_seconds
+        self.options = transport_options(visibility_timeout, key_prefix)
 
     def declare(self) -> None:
         """Create the queue and its bindings (the relay does this too, so no event is published unheard)."""
-        with Connection(self.broker_url, transport_options=transport_options(self.visibility_timeout)) as conn:
+        with Connection(self.broker_url, transport_options=self.options) as conn:
             self.queue(conn.default_channel).declare()
 
     def run(self, stop: threading.Event) -> None:
@@ -78,7 +93,7 @@ class TopicConsumer:
     def _consume(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                with Connection(self.broker_url, transport_options=transport_options(self.visibility_timeout)) as conn:
+                with Connection(self.broker_url, transport_options=self.options) as conn:
                     channel = conn.channel()
                     with conn.Consumer(
                         self.queue,

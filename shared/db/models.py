@@ -256,6 +256,16 @@ class ProcessedMessage(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ConsumerCursor(Base):
+    """How far a topic subscriber has checked the outbox for events it never received (see shared.bus.catchup)."""
+
+    __tablename__ = "consumer_cursors"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Notification(Base):
     """One message to one recipient through one channel, for one event: sent once, ever.
 

@@ -1,4 +1,4 @@
-"""Notification delivery: attempts and retry times, leases, the rendered message, the audience; preferences.
+"""Notification delivery: attempts, retry times, leases, the rendered message, the audience; preferences; cursors.
 
 Revision ID: 0002
 Revises: 0001
@@ -6,6 +6,7 @@ Create Date: 2026-11-23 03:53:35.441832
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +18,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    cursors = op.create_table(
+        "consumer_cursors",
+        sa.Column("consumer", sa.String(length=100), nullable=False),
+        sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", name=op.f("pk_consumer_cursors")),
+    )
+    # Notify has handled everything already in the outbox (by the rules of the previous version).
+    last = op.get_bind().execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM outbox")).scalar()
+    op.bulk_insert(cursors, [{"consumer": "notify", "position": last, "updated_at": datetime.now(UTC)}])
     op.create_table(
         "notification_preferences",
         sa.Column("idea_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -43,3 +54,4 @@ def downgrade() -> None:
         batch_op.drop_column("attempts")
         batch_op.drop_column("audience")
     op.drop_table("notification_preferences")
+    op.drop_table("consumer_cursors")
