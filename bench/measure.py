@@ -11,8 +11,10 @@ from sqlalchemy import Engine, func, select
 
 from shared.db.models import Idea, Notification, OutboxMessage, StatusChange
 
-# Notify sends two emails an idea here: the acknowledgement and "your idea is now in review".
-EMAILS_PER_IDEA = 2
+# Notify sends four emails an idea here: the acknowledgement, "your idea is in review", and one to each of
+# the two reviewers assigned.
+EMAILS_PER_IDEA = 4
+ACKNOWLEDGEMENT = "submitter/received"
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -57,7 +59,7 @@ def progress(engine: Engine, lo: int, hi: int) -> Progress:
         )
         acknowledged = conn.scalar(
             select(func.count()).where(
-                Notification.idea_id.between(lo, hi), Notification.template == "received", Notification.state == "sent"
+                Notification.idea_id.between(lo, hi), Notification.template == ACKNOWLEDGEMENT, Notification.state == "sent"
             )
         )
     return Progress(int(in_review or 0), int(acknowledged or 0))
@@ -90,7 +92,7 @@ def wait_done(engine: Engine, ids: list[int], timeout: float, label: str, alive:
 
 @dataclass
 class Timings:
-    """Epoch seconds by idea id; `last_email` is the latest `sent_at` of any email (either template)."""
+    """Epoch seconds by idea id; `last_email` is the latest `sent_at` of any email about it."""
 
     created: dict[int, float]
     in_review: dict[int, float]
@@ -122,7 +124,7 @@ def timings(engine: Engine, ids: list[int]) -> Timings:
     return Timings(
         created={i: at.timestamp() for i, at in created},
         in_review={i: at.timestamp() for i, at in in_review},
-        acknowledged={i: at.timestamp() for i, template, at in emails if template == "received"},
+        acknowledged={i: at.timestamp() for i, template, at in emails if template == ACKNOWLEDGEMENT},
         published={i: at.timestamp() for i, at in published},
         last_email=max((at.timestamp() for _i, _t, at in emails), default=0.0),
     )

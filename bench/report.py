@@ -30,7 +30,7 @@ class ThroughputResult:
     in_review_p95_ms: float = 0.0
     relay_p50_ms: float = 0.0  # outbox.published_at (idea.received.v1) - idea.created_at
     relay_p95_ms: float = 0.0
-    all_emails_done_s: float = 0.0  # first submission -> every email of the run sent, both templates
+    all_emails_done_s: float = 0.0  # first submission -> every email of the run sent (submitter's two, reviewers')
     cpu_percent: dict[str, float] = field(default_factory=dict)  # 100 = one core
 
 
@@ -154,7 +154,7 @@ def _throughput_lines(results: Results) -> list[str]:
         f"  created -> ack email  p50 {t.ack_p50_ms:9.0f} ms   p95 {t.ack_p95_ms:9.0f} ms",
         f"  created -> in review  p50 {t.in_review_p50_ms:9.0f} ms   p95 {t.in_review_p95_ms:9.0f} ms",
         f"  created -> relayed    p50 {t.relay_p50_ms:9.0f} ms   p95 {t.relay_p95_ms:9.0f} ms",
-        f"  every email (both templates) sent after {t.all_emails_done_s:.2f} s",
+        f"  every email (submitter and reviewers) sent after {t.all_emails_done_s:.2f} s",
         "  CPU (% of one core): " + ", ".join(f"{name} {pct:.0f}" for name, pct in cpu),
     ]
 
