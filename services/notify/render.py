@@ -34,6 +34,9 @@ def environment(override_dir: Path | None) -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates are read once per process: no file-system check on every message. A changed override
+        # takes effect when the notify worker restarts.
+        auto_reload=False,
     )
 
 
