@@ -59,7 +59,9 @@ def progress(engine: Engine, lo: int, hi: int) -> Progress:
         )
         acknowledged = conn.scalar(
             select(func.count()).where(
-                Notification.idea_id.between(lo, hi), Notification.template == ACKNOWLEDGEMENT, Notification.state == "sent"
+                Notification.idea_id.between(lo, hi),
+                Notification.template == ACKNOWLEDGEMENT,
+                Notification.state == "sent",
             )
         )
     return Progress(int(in_review or 0), int(acknowledged or 0))

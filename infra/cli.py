@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +15,9 @@ from rich.table import Table
 
 from shared.config import ConfigError, Settings, load_settings
 from shared.logging import configure_logging, get_logger
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(help="Ideahub: front-line ideas, from submission to outcome.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -305,19 +310,33 @@ def _notification_table(title: str, rows: list, *, with_idea: bool = True) -> Ta
     return table
 
 
-@notifications_app.command("failed")
-def notifications_failed() -> None:
-    """Notifications that need an administrator: failed, or unconfirmed after a worker died while sending."""
+@contextmanager
+def database_session() -> Iterator[Session]:
+    """One unit of work on the configured database, for a command; a refused request is one red line, exit 2."""
     from infra.composition import Runtime
-    from services.notify import handlers
     from shared.db.uow import unit_of_work
+    from shared.errors import Conflict, NotFound
 
     s = settings()
     database_ready(s)
     runtime = Runtime(s)
-    with unit_of_work(runtime.session_factory) as session:
+    try:
+        with unit_of_work(runtime.session_factory) as session:
+            yield session
+    except (NotFound, Conflict) as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+
+
+@notifications_app.command("failed")
+def notifications_failed() -> None:
+    """Notifications that need an administrator: failed, or unconfirmed after a worker died while sending."""
+    from services.notify import handlers
+
+    with database_session() as session:
         rows = handlers.failed(session)
-    runtime.close()
     if not rows:
         console.print("No failed notifications.")
         return
@@ -328,45 +347,22 @@ def notifications_failed() -> None:
 @notifications_app.command("resend")
 def notifications_resend(notification_id: Annotated[int, typer.Argument(help="Its id, from the failed list.")]) -> None:
     """Send a failed or unconfirmed notification again, with its retries renewed."""
-    from infra.composition import Runtime
     from services.notify import handlers
-    from shared.db.uow import unit_of_work
-    from shared.errors import Conflict, NotFound
 
-    s = settings()
-    database_ready(s)
-    runtime = Runtime(s)
-    try:
-        with unit_of_work(runtime.session_factory) as session:
-            handlers.resend(session, notification_id)
-    except (NotFound, Conflict) as exc:
-        err.print(str(exc), style="red", markup=False)
-        raise typer.Exit(2) from None
-    finally:
-        runtime.close()
+    with database_session() as session:
+        handlers.resend(session, notification_id)
     console.print(f"Notification {notification_id} will be sent again by the notify worker.", markup=False)
 
 
 @notifications_app.command("log")
 def notifications_log(reference: Annotated[str, typer.Argument(help="The idea's reference, IH-YYYY-NNNNNN.")]) -> None:
     """Every notification about one idea: to whom, when, through which channel, with which result."""
-    from infra.composition import Runtime
     from services.notify import handlers
-    from shared.db.uow import unit_of_work
-    from shared.errors import NotFound
 
-    s = settings()
-    database_ready(s)
-    runtime = Runtime(s)
-    try:
-        with unit_of_work(runtime.session_factory) as session:
-            rows = handlers.delivery_log(session, reference.strip().upper(), reveal=True)
-    except NotFound as exc:
-        err.print(str(exc), style="red", markup=False)
-        raise typer.Exit(2) from None
-    finally:
-        runtime.close()
-    console.print(_notification_table(f"Notifications about {reference.strip().upper()}", rows, with_idea=False))
+    reference = reference.strip().upper()
+    with database_session() as session:
+        rows = handlers.delivery_log(session, reference, reveal=True)
+    console.print(_notification_table(f"Notifications about {reference}", rows, with_idea=False))
 
 
 def main() -> None:

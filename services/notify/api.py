@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
@@ -20,22 +19,6 @@ class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # False: only mail that needs the submitter's answer (a reviewer's question) is sent.
     optional_mail: bool
-
-
-class NotificationOut(BaseModel):
-    id: int
-    idea_reference: str | None
-    audience: str
-    recipient: str
-    channel: str
-    template: str
-    subject: str
-    state: Literal["pending", "sending", "sent", "failed", "unconfirmed", "skipped"]
-    attempts: int
-    error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    next_attempt_at: datetime | None
 
 
 class Resent(BaseModel):
@@ -89,7 +72,7 @@ def stop_updates_form(request: Request, token: str) -> HTMLResponse:
     return _page(request, done=True, token=token)
 
 
-@router.get("/api/v1/ideas/{reference}/notifications", response_model=list[NotificationOut])
+@router.get("/api/v1/ideas/{reference}/notifications", response_model=list[handlers.NotificationView])
 def delivery_log(
     request: Request, reference: str, viewer: Annotated[Principal, Depends(require("reviewer", "sponsor", "admin"))]
 ) -> list[handlers.NotificationView]:
@@ -98,7 +81,7 @@ def delivery_log(
         return handlers.delivery_log(session, reference, reveal=viewer.is_admin)
 
 
-@router.get("/api/v1/admin/notifications", response_model=list[NotificationOut])
+@router.get("/api/v1/admin/notifications", response_model=list[handlers.NotificationView])
 def failed_notifications(
     request: Request, _admin: Annotated[Principal, Depends(require("admin"))]
 ) -> list[handlers.NotificationView]:

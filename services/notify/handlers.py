@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
@@ -93,6 +93,8 @@ def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class NotificationView:
+    """One line of the delivery log (also the API's answer)."""
+
     id: int
     idea_reference: str | None
     audience: str
@@ -100,7 +102,7 @@ class NotificationView:
     channel: str
     template: str
     subject: str
-    state: str
+    state: Literal["pending", "sending", "sent", "failed", "unconfirmed", "skipped"]
     attempts: int
     error: str | None
     created_at: datetime
