@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from jinja2 import TemplateError
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,9 +75,11 @@ def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:
                     return
                 intents = Rules(session, notifier.settings).for_event(event)
                 to_deliver = notifier.record(session, event, intents)
-        except (LookupError, ValueError, TypeError) as exc:  # a broken template or bad data: retrying will not help
+        except (TemplateError, LookupError, ValueError, TypeError) as exc:  # a broken template: retrying cannot help
             log.exception("notify.cannot_render")
             record_failure(notifier.session_factory, CONSUMER, payload, f"{type(exc).__name__}: {exc}")
+            with unit_of_work(notifier.session_factory) as session:  # handled, by failing: the catch-up leaves it
+                insert_ignore(session, ProcessedMessage.__table__, row)
             return
         for notification_id in to_deliver:
             try:

@@ -19,7 +19,7 @@ from infra.app import create_app
 from infra.composition import Runtime
 from services.notify.handlers import handle_event, notifier_for
 from shared.config import Settings
-from shared.db.models import Notification, OutboxMessage
+from shared.db.models import FailedMessage, Notification, OutboxMessage
 from shared.db.uow import unit_of_work
 
 
@@ -246,3 +246,29 @@ def test_the_cli_lists_resends_and_logs_notifications(api: Api, tmp_path: Path) 
     unknown = ideahub(api.settings, "notifications", "log", "IH-2026-999999")
     assert unknown.returncode == 2
     assert "there is no idea IH-2026-999999" in unknown.stderr
+
+
+def test_a_broken_override_template_is_recorded_for_administrators_and_handled_once(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    overrides = tmp_path / "templates" / "submitter"
+    overrides.mkdir(parents=True)
+    (overrides / "received.txt").write_text("{% block subject %}Thanks{% endblock %}{{ no_such_variable }}")
+    settings = sqlite_settings.model_copy(update={"templates_dir": tmp_path / "templates"})
+    runtime = Runtime(settings)
+    with TestClient(create_app(settings, runtime)) as client:
+        body = {"title": "Broken", "problem": "P", "idea": "I", "email": "b@example.gov.uk"}
+        assert client.post("/api/v1/ideas", json=body).status_code == 202
+    api = Api(settings, runtime, client, {}, {})
+    api.notify()
+    api.notify()  # delivered again: recorded as handled, so nothing new
+    with unit_of_work(runtime.session_factory) as session:
+        failures = session.execute(select(FailedMessage.consumer, FailedMessage.error)).all()
+        alerts = session.scalars(
+            select(OutboxMessage.event_type).where(OutboxMessage.event_type == "message.failed.v1")
+        )
+        alert_count = len(list(alerts))
+    assert [(consumer, "no_such_variable" in error) for consumer, error in failures] == [("notify", True)]
+    assert alert_count == 1
+    assert api.rows() == []
+    runtime.close()
