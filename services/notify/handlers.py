@@ -19,7 +19,7 @@ from services.notify.channels import Channel, FileChannel, SmtpChannel, WebhookC
 from services.notify.delivery import Notifier
 from services.notify.rules import Rules
 from shared.config import Settings
-from shared.contracts.events import EVENT_TYPES, parse_event, utcnow
+from shared.contracts.events import EVENT_TYPES, Event, parse_event, utcnow
 from shared.db.models import Idea, Notification, NotificationPreference, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore
@@ -46,17 +46,24 @@ def notifier_for(settings: Settings, session_factory: sessionmaker[Session]) -> 
     return Notifier(settings, session_factory, channels_for(settings))
 
 
-def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:
-    """Record and deliver the notifications one event causes. Safe to call again with the same event."""
+def _parse(notifier: Notifier, payload: Mapping[str, Any]) -> Event | None:
     if payload.get("type") not in EVENT_TYPES:  # another system's event on the exchange, or a newer version
         log.debug("notify.event_ignored", type=payload.get("type"))
-        return
+        return None
     try:
-        event = parse_event(dict(payload))
+        return parse_event(dict(payload))
     except ValidationError as exc:
         log.error("message.malformed", consumer=CONSUMER, error=str(exc))
         record_failure(notifier.session_factory, CONSUMER, payload, f"malformed event: {exc}")
-        return
+        return None
+
+
+def _processed(event: Event) -> dict[str, Any]:
+    return {"consumer": CONSUMER, "event_id": event.event_id, "processed_at": utcnow()}
+
+
+def _record(notifier: Notifier, session: Session, event: Event) -> list[int]:
+    """The notifications of one event, recorded in `session`; [] if notify has handled it before."""
     bind(
         consumer=CONSUMER,
         event_id=str(event.event_id),
@@ -64,31 +71,72 @@ def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:
         idea_reference=event.idea_reference,
         correlation_id=str(event.correlation_id),
     )
-    try:
+    # The record that notify has handled this event: a redelivery stops here, and the catch-up
+    # (shared.bus.catchup) finds the events that never arrived by its absence.
+    if not insert_ignore(session, ProcessedMessage.__table__, _processed(event)):
+        log.info("message.duplicate_ignored")
+        return []
+    intents = Rules(session, notifier.settings).for_event(event)
+    to_deliver = notifier.record(session, event, intents)
+    log.info("message.handled", notifications=len(intents))
+    return to_deliver
+
+
+def _deliver(notifier: Notifier, ids: list[int]) -> None:
+    for notification_id in ids:
         try:
-            with unit_of_work(notifier.session_factory) as session:
-                # The record that notify has handled this event: a redelivery stops here, and the catch-up
-                # (shared.bus.catchup) finds the events that never arrived by its absence.
-                row = {"consumer": CONSUMER, "event_id": event.event_id, "processed_at": utcnow()}
-                if not insert_ignore(session, ProcessedMessage.__table__, row):
-                    log.info("message.duplicate_ignored")
-                    return
-                intents = Rules(session, notifier.settings).for_event(event)
-                to_deliver = notifier.record(session, event, intents)
-        except (TemplateError, LookupError, ValueError, TypeError) as exc:  # a broken template: retrying cannot help
-            log.exception("notify.cannot_render")
-            record_failure(notifier.session_factory, CONSUMER, payload, f"{type(exc).__name__}: {exc}")
-            with unit_of_work(notifier.session_factory) as session:  # handled, by failing: the catch-up leaves it
-                insert_ignore(session, ProcessedMessage.__table__, row)
-            return
-        for notification_id in to_deliver:
-            try:
-                notifier.deliver(notification_id)
-            except Exception:  # recorded as pending: the sweep delivers it
-                log.exception("notify.deliver_failed", notification_id=notification_id)
-        log.info("message.handled", notifications=len(intents))
+            notifier.deliver(notification_id)
+        except Exception:  # recorded as pending: the sweep delivers it
+            log.exception("notify.deliver_failed", notification_id=notification_id)
+
+
+# A template that cannot be rendered, or data it cannot take: retrying will not help.
+_UNRENDERABLE = (TemplateError, LookupError, ValueError, TypeError)
+
+
+def _handle_one(notifier: Notifier, payload: Mapping[str, Any], event: Event) -> None:
+    try:
+        with unit_of_work(notifier.session_factory) as session:
+            to_deliver = _record(notifier, session, event)
+    except _UNRENDERABLE as exc:
+        log.exception("notify.cannot_render")
+        record_failure(notifier.session_factory, CONSUMER, payload, f"{type(exc).__name__}: {exc}")
+        with unit_of_work(notifier.session_factory) as session:  # handled, by failing: the catch-up leaves it
+            insert_ignore(session, ProcessedMessage.__table__, _processed(event))
+        return
     finally:
         clear()
+    _deliver(notifier, to_deliver)
+
+
+def handle_events(notifier: Notifier, payloads: list[Mapping[str, Any]]) -> None:
+    """Record the notifications a batch of events causes in one transaction, then deliver them.
+
+    Safe to call again with the same events. If one of them cannot be rendered, the
+    batch is rolled back and each event is handled alone, so that the others still go.
+    """
+    parsed = [(payload, event) for payload in payloads if (event := _parse(notifier, payload)) is not None]
+    if len(parsed) == 1:
+        _handle_one(notifier, *parsed[0])
+        return
+    if not parsed:
+        return
+    try:
+        with unit_of_work(notifier.session_factory) as session:
+            to_deliver = [nid for _, event in parsed for nid in _record(notifier, session, event)]
+    except _UNRENDERABLE:
+        log.warning("notify.batch_split", events=len(parsed))
+        for payload, event in parsed:
+            _handle_one(notifier, payload, event)
+        return
+    finally:
+        clear()
+    _deliver(notifier, to_deliver)
+
+
+def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:
+    """Record and deliver the notifications one event causes. Safe to call again with the same event."""
+    handle_events(notifier, [payload])
 
 
 # Administrators

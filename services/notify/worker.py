@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.delivery import Notifier
-from services.notify.handlers import CONSUMER, handle_event, notifier_for
+from services.notify.handlers import CONSUMER, handle_event, handle_events, notifier_for
 from services.notify.subscriptions import TOPIC
 from shared.bus.catchup import catch_up
 from shared.bus.consumer import TopicConsumer
@@ -25,7 +25,7 @@ def consumer_for(settings: Settings, notifier: Notifier, *, threads: int) -> Top
         settings.events_exchange,
         settings.queue(TOPIC.queue),
         TOPIC.patterns,
-        lambda payload: handle_event(notifier, payload),
+        lambda payloads: handle_events(notifier, payloads),
         threads=threads,
         prefetch=settings.worker_prefetch,
         visibility_timeout=settings.event_visibility_timeout_seconds,

@@ -35,15 +35,16 @@ class TopicSubscription:
 def transport_options(visibility_timeout: int, key_prefix: str) -> dict[str, Any]:
     """kombu's Redis transport options (RabbitMQ ignores them).
 
-    An unacknowledged message returns to its queue after `visibility_timeout`; look for such
-    messages on every idle poll rather than every tenth. The bookkeeping keys are the
+    An unacknowledged message returns to its queue after `visibility_timeout`; kombu looks for
+    such messages on every tenth poll that finds nothing (a few Redis round trips each time,
+    so not on every one: a consumer gathering a batch polls briefly and often). The bookkeeping keys are the
     installation's own: with kombu's defaults, shared by every user of the Redis database,
     another installation's consumer would restore our messages through an exchange it does
     not know, and they would be dropped.
     """
     return {
         "visibility_timeout": visibility_timeout,
-        "unacked_restore_throttle": 1,
+        "unacked_restore_throttle": 10,
         "unacked_key": f"{key_prefix}unacked",
         "unacked_index_key": f"{key_prefix}unacked_index",
         "unacked_mutex_key": f"{key_prefix}unacked_mutex",
@@ -51,16 +52,27 @@ def transport_options(visibility_timeout: int, key_prefix: str) -> dict[str, Any
 
 
 class TopicConsumer:
+    """Consumes one queue on `threads` threads, handing `handle` the events in small batches.
+
+    A thread takes what has already arrived, up to `batch` events, waiting at most
+    `gather_seconds` for the next one, then calls `handle(list_of_events)` once and
+    acknowledges them all (or, if it raised, gives them all back). A batch lets the
+    handler use one transaction for several events; when messages arrive one at a
+    time, each is handled alone at once.
+    """
+
     def __init__(
         self,
         broker_url: str,
         exchange_name: str,
         queue_name: str,
         patterns: tuple[str, ...],
-        handle: Callable[[Mapping[str, Any]], None],
+        handle: Callable[[list[Mapping[str, Any]]], None],
         *,
         threads: int = 1,
         prefetch: int = 8,
+        batch: int = 16,
+        gather_seconds: float = 0.005,
         visibility_timeout: int = 300,
         poll_seconds: float = 1.0,
         key_prefix: str = "",
@@ -69,7 +81,9 @@ class TopicConsumer:
         self.queue = subscriber_queue(exchange_name, queue_name, *patterns)
         self.handle = handle
         self.threads = threads
-        self.prefetch = prefetch
+        self.prefetch = max(prefetch, batch)
+        self.batch = batch
+        self.gather_seconds = gather_seconds
         self.visibility_timeout = visibility_timeout
         self.poll_seconds = poll_seconds
         self.options = transport_options(visibility_timeout, key_prefix)
@@ -91,37 +105,51 @@ class TopicConsumer:
             thread.join()
 
     def _consume(self, stop: threading.Event) -> None:
+        pending: list[tuple[Mapping[str, Any], Any]] = []
+
+        def take(body: Any, message: Any) -> None:
+            if isinstance(body, Mapping):
+                pending.append((body, message))
+            else:
+                log.error("consumer.not_an_event", queue=self.queue.name, body=str(body)[:200])
+                message.ack()
+
         while not stop.is_set():
+            pending.clear()  # after a lost connection, what was in hand comes back from the broker
             try:
                 with Connection(self.broker_url, transport_options=self.options) as conn:
-                    channel = conn.channel()
                     with conn.Consumer(
                         self.queue,
-                        channel=channel,
-                        callbacks=[lambda body, message: self._on_message(body, message, stop)],
+                        channel=conn.channel(),
+                        callbacks=[take],
                         accept=["application/json"],
                         prefetch_count=self.prefetch,
                     ):
                         log.info("consumer.started", queue=self.queue.name)
                         while not stop.is_set():
                             try:
-                                conn.drain_events(timeout=self.poll_seconds)
+                                conn.drain_events(timeout=self.gather_seconds if pending else self.poll_seconds)
+                                if len(pending) < self.batch:
+                                    continue
                             except TimeoutError:
-                                continue
+                                if not pending:
+                                    continue
+                            self._handle(pending, stop)
+                            pending.clear()
+                        if pending:  # stopping: finish what is in hand
+                            self._handle(pending, stop)
             except Exception:  # the broker went away: reconnect after a pause, unacknowledged messages come back
                 log.exception("consumer.connection_lost", queue=self.queue.name)
                 stop.wait(1.0)
 
-    def _on_message(self, body: Any, message: Any, stop: threading.Event) -> None:
-        if not isinstance(body, Mapping):
-            log.error("consumer.not_an_event", queue=self.queue.name, body=str(body)[:200])
-            message.ack()
-            return
+    def _handle(self, pending: list[tuple[Mapping[str, Any], Any]], stop: threading.Event) -> None:
         try:
-            self.handle(body)
-        except Exception:  # the database is away, say: give the message back, after a pause so as not to spin
-            log.exception("consumer.handler_failed", queue=self.queue.name, event_id=body.get("event_id"))
+            self.handle([body for body, _ in pending])
+        except Exception:  # the database is away, say: give them back, after a pause so as not to spin
+            log.exception("consumer.handler_failed", queue=self.queue.name, events=len(pending))
             stop.wait(1.0)
-            message.requeue()
+            for _, message in pending:
+                message.requeue()
             return
-        message.ack()
+        for _, message in pending:
+            message.ack()

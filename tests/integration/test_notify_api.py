@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from infra import people
 from infra.app import create_app
 from infra.composition import Runtime
-from services.notify.handlers import handle_event, notifier_for
+from services.notify.handlers import handle_event, handle_events, notifier_for
 from shared.config import Settings
 from shared.db.models import FailedMessage, Notification, OutboxMessage
 from shared.db.uow import unit_of_work
@@ -271,4 +271,37 @@ def test_a_broken_override_template_is_recorded_for_administrators_and_handled_o
     assert [(consumer, "no_such_variable" in error) for consumer, error in failures] == [("notify", True)]
     assert alert_count == 1
     assert api.rows() == []
+    runtime.close()
+
+
+def test_a_batch_with_one_event_that_cannot_be_rendered_still_delivers_the_others(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    overrides = tmp_path / "templates" / "submitter"
+    overrides.mkdir(parents=True)
+    (overrides / "withdrawn.txt").write_text("{% block subject %}Gone{% endblock %}{{ no_such_variable }}")
+    settings = sqlite_settings.model_copy(update={"templates_dir": tmp_path / "templates"})
+    runtime = Runtime(settings)
+    with TestClient(create_app(settings, runtime)) as client:
+        api = Api(settings, runtime, client, {}, {})
+        first, second = api.submit(), api.submit(email="kim@example.gov.uk")
+        client.post(f"/api/v1/status/{token_of(first)}/withdraw", json={})
+    with unit_of_work(runtime.session_factory) as session:
+        payloads = [json.loads(p) for p in session.scalars(select(OutboxMessage.payload).order_by(OutboxMessage.id))]
+    assert [p["type"] for p in payloads] == ["idea.received.v1", "idea.received.v1", "idea.status_changed.v1"]
+
+    notifier = notifier_for(settings, runtime.session_factory)
+    handle_events(notifier, payloads)  # as the consumer hands over what it gathered
+    handle_events(notifier, payloads)  # and again, as after a redelivery
+
+    assert [(row.template, row.state) for row in api.rows()] == [
+        ("submitter/received", "sent"),
+        ("submitter/received", "sent"),
+    ]
+    assert {row.recipient for row in api.rows()} == {"sam@example.gov.uk", "kim@example.gov.uk"}
+    assert second["reference"] != first["reference"]
+    with unit_of_work(runtime.session_factory) as session:
+        failures = session.scalars(select(FailedMessage.error)).all()
+    assert len(failures) == 1
+    assert "no_such_variable" in failures[0]
     runtime.close()
