@@ -248,13 +248,18 @@ def test_the_cli_lists_resends_and_logs_notifications(api: Api, tmp_path: Path) 
     assert "there is no idea IH-2026-999999" in unknown.stderr
 
 
+def with_broken_template(settings: Settings, folder: Path, name: str) -> Settings:
+    """Settings whose override folder replaces `name` with a template that names an unknown variable."""
+    path = folder / "templates" / f"{name}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{% block subject %}Broken{% endblock %}{{ no_such_variable }}")
+    return settings.model_copy(update={"templates_dir": folder / "templates"})
+
+
 def test_a_broken_override_template_is_recorded_for_administrators_and_handled_once(
     sqlite_settings: Settings, tmp_path: Path
 ) -> None:
-    overrides = tmp_path / "templates" / "submitter"
-    overrides.mkdir(parents=True)
-    (overrides / "received.txt").write_text("{% block subject %}Thanks{% endblock %}{{ no_such_variable }}")
-    settings = sqlite_settings.model_copy(update={"templates_dir": tmp_path / "templates"})
+    settings = with_broken_template(sqlite_settings, tmp_path, "submitter/received")
     runtime = Runtime(settings)
     with TestClient(create_app(settings, runtime)) as client:
         body = {"title": "Broken", "problem": "P", "idea": "I", "email": "b@example.gov.uk"}
@@ -277,10 +282,7 @@ def test_a_broken_override_template_is_recorded_for_administrators_and_handled_o
 def test_a_batch_with_one_event_that_cannot_be_rendered_still_delivers_the_others(
     sqlite_settings: Settings, tmp_path: Path
 ) -> None:
-    overrides = tmp_path / "templates" / "submitter"
-    overrides.mkdir(parents=True)
-    (overrides / "withdrawn.txt").write_text("{% block subject %}Gone{% endblock %}{{ no_such_variable }}")
-    settings = sqlite_settings.model_copy(update={"templates_dir": tmp_path / "templates"})
+    settings = with_broken_template(sqlite_settings, tmp_path, "submitter/withdrawn")
     runtime = Runtime(settings)
     with TestClient(create_app(settings, runtime)) as client:
         api = Api(settings, runtime, client, {}, {})
