@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +28,22 @@ def start_component(data_dir: Path, log_name: str, env: dict[str, str], *args: s
     return subprocess.Popen(
         [sys.executable, "-m", "infra.cli", *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )
+
+
+@contextmanager
+def smtp_server(handler: object) -> Iterator[int]:
+    """A real SMTP server (aiosmtpd) on a free local port, calling `handler`; yields the port."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
 
 
 def wait_for(check: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from infra import people
@@ -30,8 +29,8 @@ from services.intake.schemas import Submission
 from services.notify.handlers import failed
 from shared.db.models import Notification
 from shared.db.uow import unit_of_work
-from tests.conftest import Stack, free_port
-from tests.helpers import start_component, wait_for
+from tests.conftest import Stack
+from tests.helpers import smtp_server, start_component, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -73,13 +72,8 @@ class KillingInbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[KillingInbox, int]]:
     inbox = KillingInbox(SUBMITTER)
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 def test_a_worker_killed_after_the_server_took_an_email_never_sends_it_twice_and_tells_an_administrator(

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from infra.composition import Runtime
@@ -20,7 +19,7 @@ from shared.config import Settings, load_settings
 from shared.db.migrate import upgrade
 from shared.db.models import Notification, OutboxMessage
 from shared.db.uow import unit_of_work
-from tests.conftest import free_port
+from tests.helpers import smtp_server as running_smtp_server
 
 
 class Inbox:
@@ -36,13 +35,8 @@ class Inbox:
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with running_smtp_server(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
