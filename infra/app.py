@@ -22,6 +22,8 @@ from services.review.api import router as review_router
 from shared.config import Settings
 from shared.errors import Conflict, IllegalTransition, NotFound, PermanentError, StaleStatus
 from shared.logging import get_logger
+from shared.ratelimit import RateLimiter
+from shared.web.limits import BodyLimit
 
 log = get_logger("ideahub.http")
 
@@ -43,6 +45,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.session_factory = runtime.session_factory
+    app.state.rate_limiter = RateLimiter(settings.api_rate_limit)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     for router in (
         intake_router,
         review_router,

@@ -63,6 +63,37 @@ class Duration:
 DurationField = Annotated[Duration, NoDecode, BeforeValidator(Duration.parse), PlainSerializer(str)]
 
 
+@dataclass(frozen=True)
+class Rate:
+    """A rate limit such as `60/minute`: at most `count` in every `per_seconds`; `0/minute` turns it off."""
+
+    count: int
+    per_seconds: int
+
+    _PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+    _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+    @classmethod
+    def parse(cls, value: object) -> Rate:
+        if isinstance(value, Rate):
+            return value
+        match = cls._PATTERN.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a rate: write it like '60/minute' (second, minute, hour or day)")
+        return cls(int(match[1]), cls._UNITS[match[2]])
+
+    @property
+    def unlimited(self) -> bool:
+        return self.count == 0
+
+    def __str__(self) -> str:
+        unit = {v: k for k, v in self._UNITS.items()}[self.per_seconds]
+        return f"{self.count}/{unit}"
+
+
+RateField = Annotated[Rate, NoDecode, BeforeValidator(Rate.parse), PlainSerializer(str)]
+
+
 def _broker_scheme(url: str | None) -> str | None:
     if url is None:
         return None
@@ -150,10 +181,35 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     # Which events go to the webhook: routing patterns such as `idea.#`, comma separated.
     webhook_events: Annotated[list[str], NoDecode] = ["#"]
+    # Intake: request and mail limits, attachments, rate limits, the shared IMAP mailbox, duplicates.
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)
+    api_rate_limit: RateField = Rate(120, 60)  # per client (bearer token, else address), per server process
+    mail_rate_limit: RateField = Rate(20, 3600)  # per sender address
+    intake_allowed_domains: Annotated[list[str], NoDecode] = []  # sender domains allowed by email; empty: any
+    max_attachments: int = Field(default=5, ge=0, le=50)
+    max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    attachment_types: Annotated[list[str], NoDecode] = [
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "text/plain",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    ]
+    imap_url: str | None = None  # imap://user:password@host:143/INBOX or imaps://...
+    imap_processed_folder: str = "Processed"
+    imap_poll_seconds: float = Field(default=30.0, gt=0)
+    duplicate_threshold: float = Field(default=0.5, gt=0, le=1)
+    # The govuk-frontend package's `dist/govuk` folder; default: node_modules beside the code.
+    assets_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
-    @field_validator("departments", "webhook_events", mode="before")
+    @field_validator("departments", "webhook_events", "intake_allowed_domains", "attachment_types", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         """`A, B` or a JSON list `["A", "B"]`."""

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.intake.schemas import HistoryEntry, StaffIdeaView, StatusView, Submission
+from services.intake.schemas import HistoryEntry, OpenQuestion, StaffIdeaView, StatusView, Submission
 from shared import lifecycle
 from shared.bus import outbox
 from shared.contracts.events import IdeaReceivedV1, Submitter, utcnow
-from shared.db.models import Idea, StatusChange
-from shared.errors import NotFound, PermanentError
+from shared.db.models import Attachment, Idea, IdeaMessage, Question, StatusChange
+from shared.db.util import insert_ignore_returning
+from shared.errors import Conflict, NotFound, PermanentError
 from shared.web.deps import Principal
 
 
@@ -31,22 +34,84 @@ class Created:
     reference: str
     status: str
     status_token: str
+    # False when the source (Idempotency-Key, Message-ID, CSV row) had already made this idea.
+    new: bool = True
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a submission came from, so that the same one never makes two ideas.
+
+    `key` names the source (`api:...`, `email:...`, `import:...`); `fingerprint` is a digest of
+    what it said: the same key with another fingerprint is a key reused for a different idea.
+    """
+
+    key: str
+    fingerprint: str
+    attachments: Sequence[NewAttachment] = ()
+    attachments_refused: Sequence[str] = ()
+    in_reply_to: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def digest(*parts: str | bytes) -> str:
+    """A SHA-256 hex digest of the parts, each length-prefixed so that no two splits collide."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def fingerprint_of(submission: Submission) -> str:
+    return digest(submission.model_dump_json())
 
 
 def reference_for(idea_id: int, year: int) -> str:
     return f"IH-{year}-{idea_id:06d}"
 
 
-def submit_idea(session: Session, submission: Submission, *, channel: str, departments: list[str]) -> Created:
-    """Store a new idea and record IdeaReceivedV1; the caller commits both."""
+_BY_SOURCE = select(Idea.id, Idea.reference, Idea.status_token, Idea.source_fingerprint)
+
+
+def _existing(session: Session, source: Source) -> Created:
+    row = session.execute(_BY_SOURCE.where(Idea.source_key == source.key)).one()
+    if row.source_fingerprint != source.fingerprint:
+        raise Conflict("this key was already used for a different idea; send a new key for a new idea")
+    # The first answer again: every idea starts `received`, whatever it is now.
+    return Created(row.id, row.reference, lifecycle.INITIAL.value, row.status_token, new=False)
+
+
+def submit_idea(
+    session: Session,
+    submission: Submission,
+    *,
+    channel: str,
+    departments: list[str],
+    source: Source | None = None,
+) -> Created:
+    """Store a new idea and record IdeaReceivedV1; the caller commits both.
+
+    With a `source`, a second submission from it returns the first idea (`new=False`) and
+    changes nothing; on PostgreSQL a concurrent one waits for the first and then does the same.
+    """
     if submission.department is not None and submission.department not in departments:
         raise InvalidSubmission("department", f"choose one of: {', '.join(departments)}")
     now = utcnow()
     token = secrets.token_urlsafe(24)
     correlation_id = uuid.uuid4()
-    idea_id = session.execute(
-        Idea.__table__.insert()
-        .values(
+    idea_id = insert_ignore_returning(
+        session,
+        Idea.__table__,
+        dict(
             status=lifecycle.INITIAL.value,
             title=submission.title,
             problem=submission.problem,
@@ -63,9 +128,14 @@ def submit_idea(session: Session, submission: Submission, *, channel: str, depar
             created_at=now,
             updated_at=now,
             version=1,
-        )
-        .returning(Idea.id)
-    ).scalar_one()
+            source_key=source.key if source else None,
+            source_fingerprint=source.fingerprint if source else None,
+        ),
+        Idea.id,
+    )
+    if idea_id is None:
+        assert source is not None  # only source_key can conflict: the token is random
+        return _existing(session, source)
     reference = reference_for(idea_id, now.year)
     session.execute(update(Idea).where(Idea.id == idea_id).values(reference=reference))
     event = IdeaReceivedV1(
@@ -78,7 +148,25 @@ def submit_idea(session: Session, submission: Submission, *, channel: str, depar
         theme=submission.theme,
         channel=channel,  # type: ignore[arg-type]
         submitter=Submitter(name=submission.name, email=submission.email.lower(), anonymous=submission.anonymous),
+        in_reply_to=source.in_reply_to if source else None,
+        attachments_refused=list(source.attachments_refused) if source else [],
     )
+    if source and source.attachments:
+        session.execute(
+            Attachment.__table__.insert(),
+            [
+                {
+                    "idea_id": idea_id,
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": len(a.content),
+                    "sha256": hashlib.sha256(a.content).hexdigest(),
+                    "content": a.content,
+                    "created_at": now,
+                }
+                for a in source.attachments
+            ],
+        )
     lifecycle.record_history(session, idea_id, None, lifecycle.INITIAL, event_id=event.event_id)
     outbox.emit(session, event)
     return Created(idea_id, reference, lifecycle.INITIAL.value, token)
@@ -91,27 +179,101 @@ def _idea_by_token(session: Session, token: str) -> Idea:
     return idea
 
 
+def _open_question(session: Session, idea_id: int) -> Question | None:
+    return session.scalars(
+        select(Question).where(Question.idea_id == idea_id, Question.state == "open").order_by(Question.id.desc())
+    ).first()
+
+
 def status_view(session: Session, token: str) -> StatusView:
     idea = _idea_by_token(session, token)
-    history = session.scalars(
+    changes = session.scalars(
         select(StatusChange).where(StatusChange.idea_id == idea.id).order_by(StatusChange.id)
     ).all()
+    messages = session.scalars(select(IdeaMessage).where(IdeaMessage.idea_id == idea.id).order_by(IdeaMessage.id)).all()
+    history = [
+        HistoryEntry(
+            kind="status",
+            status=h.to_status,
+            description=lifecycle.DESCRIPTIONS[lifecycle.Status(h.to_status)],
+            at=h.at.isoformat(),
+            reason=h.reason,
+        )
+        for h in changes
+    ] + [
+        HistoryEntry(
+            kind=m.kind,
+            description="You answered the question" if m.kind == "answer" else "You sent a message",
+            at=m.at.isoformat(),
+            text=m.body,
+        )
+        for m in messages
+    ]
+    history.sort(key=lambda entry: entry.at)
     status = lifecycle.Status(idea.status)
+    question = _open_question(session, idea.id)
     return StatusView(
         reference=idea.reference or "",
         title=idea.title,
         status=status.value,
         description=lifecycle.DESCRIPTIONS[status],
-        history=[
-            HistoryEntry(
-                status=h.to_status,
-                description=lifecycle.DESCRIPTIONS[lifecycle.Status(h.to_status)],
-                at=h.at.isoformat(),
-                reason=h.reason,
+        final=status in lifecycle.FINAL,
+        question=(
+            OpenQuestion(
+                text=question.text,
+                asked_at=question.asked_at.isoformat(),
+                due_at=question.due_at.isoformat() if question.due_at else None,
             )
-            for h in history
-        ],
+            if question
+            else None
+        ),
+        history=history,
     )
+
+
+def reply(session: Session, idea_id: int, text: str, *, channel: str, answer_only: bool = False) -> str:
+    """The submitter's words about their idea after sending it; returns `answer` or `note`.
+
+    With a question open (the idea is `needs_info`) they answer it and the idea goes back to
+    `in_review`; otherwise they are kept in the idea's history as a note (refused with
+    `answer_only`, for the answer endpoint). The caller commits.
+    """
+    text = text.strip()
+    if not text:
+        raise InvalidSubmission("answer", "write your answer")
+    if len(text) > 10_000:
+        raise InvalidSubmission("answer", "keep your answer under 10,000 characters")
+    now = utcnow()
+    question = _open_question(session, idea_id)
+    state = lifecycle.load(session, idea_id)
+    if question is not None and state.status is lifecycle.Status.NEEDS_INFO:
+        changed = session.execute(
+            update(Question)
+            .where(Question.id == question.id, Question.state == "open")
+            .values(state="answered", answered_at=now, answer=text)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("that question has just been answered")
+        session.execute(
+            IdeaMessage.__table__.insert().values(
+                idea_id=idea_id, question_id=question.id, kind="answer", channel=channel, body=text, at=now
+            )
+        )
+        lifecycle.transition(
+            session, state, lifecycle.Status.IN_REVIEW, reason="The submitter answered the question", actor="submitter"
+        )
+        return "answer"
+    if answer_only:
+        raise Conflict("there is no open question to answer")
+    session.execute(
+        IdeaMessage.__table__.insert().values(idea_id=idea_id, kind="note", channel=channel, body=text, at=now)
+    )
+    return "note"
+
+
+def answer(session: Session, token: str, text: str, *, channel: str) -> str:
+    """The submitter answers the open question from the status page or the API."""
+    return reply(session, _idea_by_token(session, token).id, text, channel=channel, answer_only=True)
 
 
 def withdraw(session: Session, token: str, *, reason: str | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
@@ -52,10 +52,18 @@ class Accepted(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    status: str
+    kind: Literal["status", "answer", "note"] = "status"
+    status: str | None = None
     description: str
     at: str
     reason: str | None = None
+    text: str | None = None  # what the submitter wrote, for an answer or a note
+
+
+class OpenQuestion(BaseModel):
+    text: str
+    asked_at: str
+    due_at: str | None = None
 
 
 class StatusView(BaseModel):
@@ -63,7 +71,14 @@ class StatusView(BaseModel):
     title: str
     status: str
     description: str
+    final: bool
+    question: OpenQuestion | None = None
     history: list[HistoryEntry]
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 
 
 class Withdrawal(BaseModel):

@@ -59,6 +59,10 @@ class IdeaReceivedV1(EventBase):
     theme: str | None = None
     channel: Literal["api", "web", "email", "import"] = "api"
     submitter: Submitter
+    # Email intake: the submitter's Message-ID (the acknowledgement answers it, so it threads),
+    # and the attachments that were not kept, named in the acknowledgement with the reason.
+    in_reply_to: str | None = None
+    attachments_refused: list[str] = []
 
 
 class IdeaStatusChangedV1(EventBase):
@@ -175,6 +179,22 @@ class MessageFailedV1(EventBase):
     error: str
 
 
+class MailRefusedV1(EventBase):
+    """Email intake could not make an idea (or a reply) of a message; its sender is told why.
+
+    Not about any idea, so `idea_id` and `idea_reference` are empty; `correlation_id` is new.
+    """
+
+    type: Literal["mail.refused.v1"] = "mail.refused.v1"
+    idea_id: int | None = None  # type: ignore[assignment]
+    idea_reference: str | None = None  # type: ignore[assignment]
+    to: str
+    subject: str
+    reason: str
+    # The refused message's Message-ID, so the reply threads with it.
+    in_reply_to: str | None = None
+
+
 Event = Annotated[
     IdeaReceivedV1
     | IdeaStatusChangedV1
@@ -188,7 +208,8 @@ Event = Annotated[
     | ReviewEscalatedV1
     | OfferReminderV1
     | NotificationFailedV1
-    | MessageFailedV1,
+    | MessageFailedV1
+    | MailRefusedV1,
     Field(discriminator="type"),
 ]
 
@@ -210,6 +231,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
         OfferReminderV1,
         NotificationFailedV1,
         MessageFailedV1,
+        MailRefusedV1,
     )
 }
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -116,6 +117,11 @@ class Idea(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Bumped by every status change; the change is conditional on the status it read.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # What made this idea, so that the same request, email or CSV row never makes a second one:
+    # `api:<Idempotency-Key digest>`, `email:<Message-ID digest>`, `import:<row digest>`; None for the web form.
+    source_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # A digest of the submission, to tell a true retry from a reused key with other content.
+    source_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class StatusChange(Base):
@@ -222,6 +228,85 @@ class Outcome(Base):
     benefits: Mapped[dict[str, float] | None] = mapped_column(JSON)
     publish: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """A file that came with an idea (email intake), kept within the configured limits."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Question(Base):
+    """A reviewer's question to the submitter (the idea is `needs_info` while one is open)."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("review_tasks.id"))
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | answered | expired
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+
+
+class IdeaMessage(Base):
+    """Something the submitter sent about an idea after submitting it: an answer, or a note for its history."""
+
+    __tablename__ = "idea_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # answer | note
+    channel: Mapped[str] = mapped_column(String(20))  # web | email | api
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundMail(Base):
+    """Every email intake took in, by Message-ID: a message delivered twice (an SMTP retry, an IMAP
+    poll after a crash) has one effect."""
+
+    __tablename__ = "inbound_mail"
+
+    message_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the Message-ID
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sender: Mapped[str] = mapped_column(String(320))
+    outcome: Mapped[str] = mapped_column(String(20))  # idea | answer | note | refused | ignored
+    idea_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DuplicateCandidate(Base):
+    """An existing idea that a new one may duplicate, with its similarity score; never merged by itself."""
+
+    __tablename__ = "duplicate_candidates"
+
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
+    other_idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SimilarityBand(Base):
+    """The locality-sensitive index of ideas' text: only ideas sharing a band are compared."""
+
+    __tablename__ = "similarity_bands"
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
 
 
 class OutboxMessage(Base):

@@ -88,3 +88,23 @@ def require(*roles: str) -> Callable[..., Principal]:
         return principal
 
     return check
+
+
+def client_key(request: Request) -> str:
+    """Who is asking, for rate limits: the bearer token when there is one, else the client's address."""
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer ") and len(authorization) > 7:
+        return "token:" + hash_token(authorization[7:].strip())
+    return "addr:" + (request.client.host if request.client else "unknown")
+
+
+def within_rate_limit(request: Request) -> None:
+    """A dependency that answers 429, with Retry-After, to a client over `IDEAHUB_API_RATE_LIMIT`."""
+    limiter = request.app.state.rate_limiter
+    wait = limiter.take(client_key(request))
+    if wait is not None:
+        raise HTTPException(
+            429,
+            f"too many requests: the limit is {limiter.rate}; try again in {limiter.retry_after(wait)} s",
+            {"Retry-After": limiter.retry_after(wait)},
+        )

@@ -175,6 +175,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "error": "550 no such user",
     },
     "message.failed.v1": {"failed_message_id": 2, "consumer": "review.screen_idea", "error": "IllegalTransition"},
+    "mail.refused.v1": {
+        "to": "someone@example.gov.uk",
+        "subject": "My idea",
+        "reason": "the message had no text we could read",
+        "in_reply_to": "<abc@mail.example>",
+    },
 }
 
 
