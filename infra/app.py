@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra import admin_api
 from infra.composition import Runtime
@@ -29,6 +30,33 @@ log = get_logger("ideahub.http")
 
 REQUESTS = Counter("ideahub_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("ideahub_http_request_seconds", "HTTP request latency", ["route"])
+
+
+class RequestMetrics:
+    """Counts requests and times them by route template: a plain ASGI middleware, cheaper than `@app.middleware`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(scope["method"], path, str(status)).inc()
+            LATENCY.labels(path).observe(time.perf_counter() - start)
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -100,15 +128,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         log.exception("http.unexpected_error")
         return _error(500, "something went wrong on our side; it has been logged")
 
-    @app.middleware("http")
-    async def metrics(request: Request, call_next: Any) -> Any:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        LATENCY.labels(path).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(RequestMetrics)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

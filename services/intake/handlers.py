@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.intake.schemas import HistoryEntry, OpenQuestion, StaffIdeaView, StatusView, Submission
@@ -79,6 +79,12 @@ def reference_for(idea_id: int, year: int) -> str:
     return f"IH-{year}-{idea_id:06d}"
 
 
+# Core, not an ORM-enabled update: this runs once per idea on the intake's hot path.
+_SET_REFERENCE = (
+    Idea.__table__.update()
+    .where(Idea.__table__.c.id == bindparam("idea_id"))
+    .values(reference=bindparam("new_reference"))
+)
 _BY_SOURCE = select(Idea.id, Idea.reference, Idea.status_token, Idea.source_fingerprint)
 
 
@@ -137,7 +143,7 @@ def submit_idea(
         assert source is not None  # only source_key can conflict: the token is random
         return _existing(session, source)
     reference = reference_for(idea_id, now.year)
-    session.execute(update(Idea).where(Idea.id == idea_id).values(reference=reference))
+    session.execute(_SET_REFERENCE, {"idea_id": idea_id, "new_reference": reference})
     event = IdeaReceivedV1(
         idea_id=idea_id,
         idea_reference=reference,
