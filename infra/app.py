@@ -17,6 +17,7 @@ from infra import admin_api
 from infra.composition import Runtime
 from services.incubation.api import router as incubation_router
 from services.intake.api import router as intake_router
+from services.intake.web import router as intake_pages
 from services.matching.api import router as matching_router
 from services.notify.api import router as notify_router
 from services.review.api import router as review_router
@@ -24,6 +25,7 @@ from shared.config import Settings
 from shared.errors import Conflict, IllegalTransition, NotFound, PermanentError, StaleStatus
 from shared.logging import get_logger
 from shared.ratelimit import RateLimiter
+from shared.web import pages
 from shared.web.limits import BodyLimit
 
 log = get_logger("ideahub.http")
@@ -82,8 +84,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         incubation_router,
         notify_router,
         admin_api.router,
+        intake_pages,  # last: its catch-all under /status/ must not hide notify's stop-updates page
     ):
         app.include_router(router)
+    pages.mount_assets(app, settings)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -72,7 +72,9 @@ def test_the_first_answer_stays_the_first_answer_after_the_idea_moves_on(client)
 def test_a_key_reused_for_another_idea_is_refused_and_changes_nothing(client) -> None:  # type: ignore[no-untyped-def]
     test_client, runtime = client
     test_client.post("/api/v1/ideas", json=BODY, headers={"Idempotency-Key": "same"})
-    reused = test_client.post("/api/v1/ideas", json=BODY | {"title": "Longer forms"}, headers={"Idempotency-Key": "same"})
+    reused = test_client.post(
+        "/api/v1/ideas", json=BODY | {"title": "Longer forms"}, headers={"Idempotency-Key": "same"}
+    )
     assert reused.status_code == 409
     assert "already used for a different idea" in reused.json()["error"]
     assert counts(runtime) == (1, 1)
@@ -113,7 +115,9 @@ def test_concurrent_requests_with_one_key_make_one_idea(stack) -> None:  # type:
         assert statuses == [202] * 6, answers
         assert len({a["reference"] for a in answers}) == 1
         with unit_of_work(runtime.session_factory) as session:
-            made = session.scalar(select(func.count()).select_from(Idea).where(Idea.reference == answers[0]["reference"]))
+            made = session.scalar(
+                select(func.count()).select_from(Idea).where(Idea.reference == answers[0]["reference"])
+            )
             events = session.scalar(
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.idea_id == answers[0]["id"])
             )
