@@ -195,6 +195,21 @@ class MailRefusedV1(EventBase):
     in_reply_to: str | None = None
 
 
+class SignInRequestedV1(EventBase):
+    """A member of staff asked for a sign-in link; notify emails it to them.
+
+    The event carries no secret: notify signs the link (`link_id`, `expires_at`) with the installation's
+    secret key, and the link works once (`sign_in_links.used_at`). Not about any idea.
+    """
+
+    type: Literal["staff.sign_in_requested.v1"] = "staff.sign_in_requested.v1"
+    idea_id: int | None = None  # type: ignore[assignment]
+    idea_reference: str | None = None  # type: ignore[assignment]
+    link_id: uuid.UUID
+    person_id: int
+    expires_at: datetime
+
+
 Event = Annotated[
     IdeaReceivedV1
     | IdeaStatusChangedV1
@@ -209,7 +224,8 @@ Event = Annotated[
     | OfferReminderV1
     | NotificationFailedV1
     | MessageFailedV1
-    | MailRefusedV1,
+    | MailRefusedV1
+    | SignInRequestedV1,
     Field(discriminator="type"),
 ]
 
@@ -232,6 +248,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
         NotificationFailedV1,
         MessageFailedV1,
         MailRefusedV1,
+        SignInRequestedV1,
     )
 }
 

@@ -181,6 +181,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "reason": "the message had no text we could read",
         "in_reply_to": "<abc@mail.example>",
     },
+    "staff.sign_in_requested.v1": {
+        "link_id": "6f1c2a9e-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+        "person_id": 4,
+        "expires_at": "2026-11-23T07:45:00+00:00",
+    },
 }
 
 
