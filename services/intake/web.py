@@ -217,6 +217,12 @@ def _form(
     return _page(request, "new_idea.html", context, status_code=status_code)
 
 
+@router.get("/")
+def home() -> Response:
+    """The front door is the form: most people who come here have an idea to send."""
+    return RedirectResponse("/ideas/new", status_code=303)
+
+
 @router.get("/ideas/new")
 def new_idea(request: Request) -> Response:
     empty = {name: "" for name in FIELDS} | {"anonymous": False}

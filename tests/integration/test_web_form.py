@@ -477,3 +477,14 @@ def test_without_the_assets_the_pages_still_work_plainly_styled(tmp_path: Path, 
         assert web.client.get("/assets/govuk-frontend.min.css").status_code == 404
         token = web.send()
         assert web.client.get(f"/status/{token}").status_code == 200
+
+
+def test_the_front_door_leads_to_the_form(sqlite_settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from infra.app import create_app
+
+    with TestClient(create_app(sqlite_settings)) as client:
+        response = client.get("/", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/ideas/new"
