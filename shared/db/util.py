@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 @cache
 def _insert_ignore_statement(dialect: str, table: Table) -> Executable:
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()  # type: ignore[no-any-return]
+    # preserve_rowcount: without it SQLAlchemy 2.1 over psycopg reports -1 for this insert, which
+    # would read as "inserted" every time and let a redelivered message have its effect twice.
+    return module.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)  # type: ignore[no-any-return]
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -28,7 +30,7 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
     """
     connection = session.connection()
     result = connection.execute(_insert_ignore_statement(connection.dialect.name, table), values)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 @cache
