@@ -2,13 +2,15 @@
 
 Each message is `<audience>/<name>.txt` and `.html` under `templates/`; the
 subject is the `subject` block of the .txt template, and the idea's reference is
-put in front of it here, so that an overridden template cannot leave it out.
+put in front of it here, so that an overridden template cannot leave it out (a
+message about no idea, such as a refused email, has none).
 A folder named by `IDEAHUB_TEMPLATES_DIR` is searched first: a file there with
 the same name replaces ours.
 """
 
 from __future__ import annotations
 
+import re
 from email.charset import QP, Charset
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -40,14 +42,15 @@ def environment(override_dir: Path | None) -> Environment:
     )
 
 
-def render(env: Environment, template: str, context: dict[str, Any], *, reference: str) -> tuple[str, str, str]:
+def render(env: Environment, template: str, context: dict[str, Any], *, reference: str | None) -> tuple[str, str, str]:
     """(subject, text, html) for one message."""
     text_template = env.get_template(f"{template}.txt")
     block = text_template.blocks.get("subject")
     if block is None:
         raise LookupError(f"{template}.txt has no subject block")
     subject = " ".join("".join(block(text_template.new_context(context))).split())
-    subject = f"[{reference}] {subject}"
+    if reference:
+        subject = f"[{reference}] {subject}"
     full = {**context, "subject": subject}
     return subject, text_template.render(full), env.get_template(f"{template}.html").render(full)
 
@@ -89,7 +92,20 @@ def build_email(
     return message.as_string()
 
 
-def message_id(key: str, reference: str, mail_from: str) -> str:
+def message_id(key: str, reference: str | None, mail_from: str) -> str:
     """Our own Message-ID, carrying the reference, so that replies thread back to the idea."""
     domain = parseaddr(mail_from)[1].partition("@")[2] or "ideahub.local"
-    return f"<{key}.{reference}@{domain}>"
+    return f"<{key}.{reference}@{domain}>" if reference else f"<{key}@{domain}>"
+
+
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,250}>")  # printable ASCII without < and >, in angle brackets
+
+
+def thread_headers(in_reply_to: str | None) -> dict[str, str]:
+    """In-Reply-To and References for an answer to `in_reply_to`, if that is a well-formed Message-ID.
+
+    It came from someone else's email: anything else (a line break, a second header) is dropped.
+    """
+    if in_reply_to is None or not _MESSAGE_ID.fullmatch(in_reply_to):
+        return {}
+    return {"In-Reply-To": in_reply_to, "References": in_reply_to}
