@@ -11,11 +11,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from services.intake.schemas import HistoryEntry, OpenQuestion, StaffIdeaView, StatusView, Submission
+from services.intake.schemas import (
+    HistoryEntry,
+    LikelyDuplicate,
+    OpenQuestion,
+    StaffIdeaView,
+    StatusView,
+    Submission,
+)
 from shared import lifecycle
 from shared.bus import outbox
 from shared.contracts.events import IdeaReceivedV1, Submitter, utcnow
-from shared.db.models import Attachment, Idea, IdeaMessage, Question, StatusChange
+from shared.db.models import Attachment, DuplicateCandidate, Idea, IdeaMessage, Question, StatusChange
 from shared.db.util import insert_ignore_returning
 from shared.errors import Conflict, NotFound, PermanentError
 from shared.web.deps import Principal
@@ -297,6 +304,17 @@ def staff_view(session: Session, reference: str, *, viewer: Principal) -> StaffI
     if idea is None:
         raise NotFound(f"no idea with reference {reference}")
     hide = idea.anonymous and not viewer.is_admin
+    duplicates: list[LikelyDuplicate] = []
+    if viewer.role in ("reviewer", "admin"):  # found at screening, for those who judge them
+        duplicates = [
+            LikelyDuplicate(reference=row.reference or "", title=row.title, score=row.score, status=row.status)
+            for row in session.execute(
+                select(Idea.reference, Idea.title, Idea.status, DuplicateCandidate.score)
+                .join(DuplicateCandidate, DuplicateCandidate.other_idea_id == Idea.id)
+                .where(DuplicateCandidate.idea_id == idea.id)
+                .order_by(DuplicateCandidate.score.desc(), Idea.id.desc())
+            )
+        ]
     return StaffIdeaView(
         reference=idea.reference or "",
         status=idea.status,
@@ -310,4 +328,5 @@ def staff_view(session: Session, reference: str, *, viewer: Principal) -> StaffI
         submitter_email=None if hide else idea.submitter_email,
         anonymous=idea.anonymous,
         created_at=idea.created_at.isoformat(),
+        duplicates=duplicates,
     )

@@ -17,6 +17,10 @@ def _one_line(value: str) -> str:
 
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)]
+# Departments and themes are stored in 100 characters.
+ShortLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_one_line)
+]
 _NOT_IN_ADDRESS = r"[^@\s<>\"',;()\[\]\x00-\x1f\x7f]"
 _EMAIL = re.compile(rf"^{_NOT_IN_ADDRESS}+@{_NOT_IN_ADDRESS}+\.{_NOT_IN_ADDRESS}+$")
 
@@ -37,8 +41,8 @@ class Submission(BaseModel):
     problem: Text
     idea: Text
     benefit: Text | None = None
-    department: Line | None = None
-    theme: Line | None = None
+    department: ShortLine | None = None
+    theme: ShortLine | None = None
     name: Line | None = None
     email: Email
     anonymous: bool = False
@@ -86,6 +90,15 @@ class Withdrawal(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
 
 
+class LikelyDuplicate(BaseModel):
+    """An existing idea this one may duplicate, found at screening; its submitter is never shown."""
+
+    reference: str
+    title: str
+    score: float
+    status: str
+
+
 class StaffIdeaView(BaseModel):
     reference: str
     status: str
@@ -99,3 +112,5 @@ class StaffIdeaView(BaseModel):
     submitter_email: str | None
     anonymous: bool
     created_at: str
+    # For reviewers and administrators, best first; empty for sponsors and before screening.
+    duplicates: list[LikelyDuplicate] = []

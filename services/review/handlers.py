@@ -8,6 +8,7 @@ from functools import cache
 from sqlalchemy import Select, and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
+from services.review import similarity
 from services.review.schemas import ReviewIn, TaskView
 from shared import lifecycle
 from shared.bus import outbox
@@ -104,6 +105,8 @@ def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) 
         ]
     else:
         log.warning("review.no_reviewers_available")
+    # Recorded for reviewers to judge; a likely duplicate changes neither status nor assignment.
+    duplicates = similarity.find_and_index(session, idea.id, threshold=settings.duplicate_threshold, now=now)
     lifecycle.transition(
         session,
         idea,
@@ -114,7 +117,7 @@ def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) 
     )
     outbox.emit(session, *assigned)
     change_load(session, reviewers, +1)
-    log.info("review.idea_screened", reviewers=len(reviewers))
+    log.info("review.idea_screened", reviewers=len(reviewers), duplicates=len(duplicates))
 
 
 def open_tasks(session: Session, *, reviewer: Principal) -> list[TaskView]:
@@ -124,6 +127,7 @@ def open_tasks(session: Session, *, reviewer: Principal) -> list[TaskView]:
         .where(ReviewTask.reviewer_id == reviewer.id, ReviewTask.state == "open")
         .order_by(ReviewTask.due_at)
     ).all()
+    duplicates = similarity.shown_duplicates(session, (task.idea_id for task, _, _ in rows))
     return [
         TaskView(
             id=task.id,
@@ -132,6 +136,7 @@ def open_tasks(session: Session, *, reviewer: Principal) -> list[TaskView]:
             state=task.state,
             due_at=task.due_at,
             assigned_at=task.assigned_at,
+            duplicates=duplicates[task.idea_id],
         )
         for task, reference, title in rows
     ]

@@ -29,6 +29,15 @@ class ReviewIn(BaseModel):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 
 
+class DuplicateView(BaseModel):
+    """An existing idea the task's idea may duplicate; its submitter is never shown."""
+
+    reference: str
+    title: str
+    score: float = Field(ge=0, le=1, description="Share of distinct words the two ideas have in common")
+    status: str
+
+
 class TaskView(BaseModel):
     id: int
     idea_reference: str
@@ -36,3 +45,5 @@ class TaskView(BaseModel):
     state: str
     due_at: datetime
     assigned_at: datetime
+    # Likely duplicates found at screening, best first: for the reviewer to judge, never merged.
+    duplicates: list[DuplicateView] = []

@@ -127,17 +127,21 @@ def test_concurrent_requests_with_one_key_make_one_idea(stack) -> None:  # type:
 
 
 def test_a_client_over_the_rate_limit_gets_429_with_retry_after_and_nothing_is_stored(sqlite_settings) -> None:  # type: ignore[no-untyped-def]
-    test_client, runtime = limited_client(sqlite_settings, api_rate_limit="3/minute")
-    with test_client:
+    limited = load_settings(**(sqlite_settings.model_dump() | {"api_rate_limit": "3/minute"}))
+    runtime = Runtime(limited)
+    app = create_app(limited, runtime)
+    with TestClient(app, client=("192.0.2.1", 50000)) as test_client:
         answers = [test_client.post("/api/v1/ideas", json=BODY).status_code for _ in range(5)]
         assert answers == [202, 202, 202, 429, 429]
         refused = test_client.post("/api/v1/ideas", json=BODY)
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["Retry-After"]) <= 20
         assert "3/minute" in refused.json()["error"]
-        # Another client (here: another bearer token) has its own allowance.
-        other = test_client.post("/api/v1/ideas", json=BODY, headers={"Authorization": "Bearer someone-else"})
-        assert other.status_code == 202
+        # A made-up bearer token is no way round it.
+        dodged = test_client.post("/api/v1/ideas", json=BODY, headers={"Authorization": "Bearer made-up"})
+        assert dodged.status_code == 429
+    with TestClient(app, client=("192.0.2.2", 50000)) as another_client:  # another address: its own allowance
+        assert another_client.post("/api/v1/ideas", json=BODY).status_code == 202
     assert counts(runtime) == (4, 4)
     runtime.close()
 
@@ -172,6 +176,7 @@ def test_a_body_over_the_limit_is_refused_with_413_and_nothing_is_stored(sqlite_
         ({"title": "t\r\nBcc: x@evil.example", "problem": "p", "idea": "i", "email": "a@b.gov.uk"}, ["title"]),
         ({"problem": "p", "email": "a@b.gov.uk"}, ["title", "idea"]),
         ({"title": "t", "problem": "p", "idea": "i", "email": "a@b.gov.uk", "role": "admin"}, ["role"]),
+        ({"title": "t", "problem": "p", "idea": "i", "email": "a@b.gov.uk", "theme": "x" * 101}, ["theme"]),
         ({"title": "t", "problem": "p", "idea": "i", "email": "a@b.gov.uk", "department": "Nowhere"}, ["department"]),
     ],
 )
