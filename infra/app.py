@@ -13,7 +13,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra import admin_api
+from infra import admin_api, signin
 from infra.composition import Runtime
 from services.incubation.api import router as incubation_router
 from services.intake.api import router as intake_router
@@ -76,6 +76,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.session_factory = runtime.session_factory
     app.state.rate_limiter = RateLimiter(settings.api_rate_limit)
+    app.state.sign_in_limiter = RateLimiter(settings.sign_in_rate_limit)  # links per email address
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     for router in (
         intake_router,
@@ -84,6 +85,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         incubation_router,
         notify_router,
         admin_api.router,
+        signin.router,
         intake_pages,  # last: its catch-all under /status/ must not hide notify's stop-updates page
     ):
         app.include_router(router)

@@ -7,7 +7,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ from shared.logging import configure_logging, get_logger
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from services.intake.importer import ImportReport
+    from services.intake.importer import Table as CsvTable
+
 app = typer.Typer(help="Ideahub: front-line ideas, from submission to outcome.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 users_app = typer.Typer(help="Reviewers, sponsors and administrators.", no_args_is_help=True)
@@ -26,6 +30,8 @@ app.add_typer(db_app, name="db")
 notifications_app = typer.Typer(help="Sent messages: failures, resending, the log.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(notifications_app, name="notifications")
+import_app = typer.Typer(help="Bulk import from CSV files, with a per-row error report.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console()
 err = Console(stderr=True)
 log = get_logger("ideahub.cli")
@@ -86,6 +92,9 @@ def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")]
 
             load_demo(s)
         children = [Child("web", ideahub_command("serve"))]
+        children.append(Child("smtp", ideahub_command("smtp")))
+        if s.imap_url:
+            children.append(Child("imap", ideahub_command("imap")))
         children.append(Child("relay", ideahub_command("relay")))
         children += [
             Child(f"worker-{i + 1}", ideahub_command("worker", "--processes", "1")) for i in range(s.worker_processes)
@@ -116,6 +125,52 @@ def serve(workers: Annotated[int, typer.Option(help="Web server processes.")] = 
         log_level="warning",
         access_log=False,
     )
+
+
+@app.command()
+def smtp() -> None:
+    """Run the email intake server: mail to IDEAHUB_INTAKE_ADDRESS becomes ideas, and replies about them."""
+    from infra.composition import Runtime
+    from services.intake import smtp as intake_smtp
+
+    s = settings()
+    database_ready(s)
+    stop = stop_on_signals()
+    runtime = Runtime(s, pool_size=intake_smtp.THREADS)
+    try:
+        intake_smtp.serve(s, runtime.session_factory, stop)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        err.print(f"Cannot listen on {s.http_host}:{s.smtp_intake_port}: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+
+
+@app.command()
+def imap(once: Annotated[bool, typer.Option(help="Poll once and exit.")] = False) -> None:
+    """Take mail from the shared mailbox at IDEAHUB_IMAP_URL, every IDEAHUB_IMAP_POLL_SECONDS."""
+    from infra.composition import Runtime
+    from services.intake.imap import Poller
+
+    s = settings()
+    if not s.imap_url:
+        err.print("IDEAHUB_IMAP_URL is not set: say which mailbox to read.", style="red", markup=False)
+        raise typer.Exit(2)
+    database_ready(s)
+    stop = stop_on_signals()
+    runtime = Runtime(s)
+    try:
+        poller = Poller(s, runtime.session_factory)
+        if once:
+            done = poller.poll(stop)
+            console.print(f"Took in {done.taken} messages; {done.deferred} left for later.", markup=False)
+        else:
+            poller.run(stop)
+    except ValueError as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
 
 
 @app.command()
@@ -253,6 +308,25 @@ def users_token(email: Annotated[str, typer.Argument(help="Whose token.")]) -> N
     typer.echo(token)
 
 
+@users_app.command("revoke")
+def users_revoke(email: Annotated[str, typer.Argument(help="Whose tokens and sessions.")]) -> None:
+    """Revoke every API token and signed-in session of a person, at once; unused sign-in links stop working."""
+    from infra import people
+
+    s = settings()
+    database_ready(s)
+    try:
+        done = people.revoke(s, email)
+    except people.PeopleError as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"Revoked {done.tokens} API token(s) and {done.sessions} session(s) of {email.strip().lower()}; "
+        f"{done.links} unused sign-in link(s) no longer work.",
+        markup=False,
+    )
+
+
 @app.command()
 def status() -> None:
     """The pipeline as a table: ideas per status, overdue work, queue depths, failures."""
@@ -363,6 +437,137 @@ def notifications_log(reference: Annotated[str, typer.Argument(help="The idea's 
     with database_session() as session:
         rows = handlers.delivery_log(session, reference, reveal=True)
     console.print(_notification_table(f"Notifications about {reference}", rows, with_idea=False))
+
+
+CsvFile = Annotated[Path, typer.Argument(help="A CSV file with a header row, UTF-8.", dir_okay=False)]
+ErrorsFile = Annotated[
+    Path | None, typer.Option("--errors", help="Also write the rows with errors to this CSV file.", dir_okay=False)
+]
+
+
+def _import_table(path: Path, **format_: Any) -> CsvTable:
+    """The whole file, checked before anything is stored: a file that cannot be imported is one red line, exit 2."""
+    from services.intake.importer import ImportFileError, read_csv
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        err.print(f"Cannot read {path}: {exc.strerror}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    try:
+        table = read_csv(data, **format_)
+    except ImportFileError as exc:
+        err.print(f"{path.name}: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    if table.ignored_columns:
+        err.print(f"Ignored column(s) not in the format: {', '.join(table.ignored_columns)}", markup=False)
+    return table
+
+
+def _open_errors_file(path: Path | None) -> IO[str] | None:
+    """Opened before the import, so that a path that cannot be written stops it before anything is stored."""
+    if path is None:
+        return None
+    try:
+        return path.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        err.print(f"Cannot write {path}: {exc.strerror}", style="red", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _import_report(report: ImportReport, errors_file: IO[str] | None) -> None:
+    """The rows with errors as a table (and in the errors file), the counts, and exit 1 if any row failed."""
+    import csv
+
+    from rich.text import Text
+
+    if report.errors:
+        table = Table(title="Rows with errors")
+        for column in ("row", "field", "message"):
+            table.add_column(column, justify="right" if column == "row" else "left", overflow="fold")
+        for error in report.errors:
+            table.add_row(str(error.row), Text(error.field), Text(error.message))
+        console.print(table)
+    if errors_file is not None:
+        with errors_file:
+            writer = csv.writer(errors_file)
+            writer.writerow(["row", "field", "message"])
+            writer.writerows([error.row, error.field, error.message] for error in report.errors)
+    console.print(report.summary() + ".", markup=False)
+    raise typer.Exit(1 if report.errors else 0)
+
+
+@import_app.command("ideas")
+def import_ideas(file: CsvFile, errors: ErrorsFile = None) -> None:
+    """Import ideas: columns title, problem, idea, email (required), benefit, department, theme, name, anonymous.
+
+    Each row is stored on its own, as if submitted: its submitter is acknowledged. A second import creates nothing.
+    """
+    from rich.progress import Progress
+
+    from infra.composition import Runtime
+    from services.intake import importer
+
+    s = settings()
+    database_ready(s)
+    table = _import_table(file)
+    errors_file = _open_errors_file(errors)
+    runtime = Runtime(s, pool_size=1)
+    try:
+        with Progress(console=err) as progress:
+            task = progress.add_task("Importing ideas", total=len(table.rows))
+            report = importer.import_ideas(
+                table.rows,
+                session_factory=runtime.session_factory,
+                departments=s.departments,
+                on_row=lambda _row: progress.advance(task),
+            )
+    finally:
+        runtime.close()
+    _import_report(report, errors_file)
+
+
+PEOPLE_COLUMNS = ("email", "name", "role", "department", "themes", "interests", "capacity")
+
+
+@import_app.command("people")
+def import_people(file: CsvFile, errors: ErrorsFile = None) -> None:
+    """Import staff: columns email, name, role (reviewer, sponsor or admin; required), department, themes,
+    interests, capacity. Someone already registered (by email) is left as they are."""
+    from rich.progress import Progress
+
+    from infra import people
+    from services.intake.importer import ImportReport, RowError
+
+    s = settings()
+    database_ready(s)
+    table = _import_table(file, columns=PEOPLE_COLUMNS, required=("email", "name", "role"))
+    errors_file = _open_errors_file(errors)
+    report = ImportReport()
+    with Progress(console=err) as progress:
+        task = progress.add_task("Importing people", total=len(table.rows))
+        for row in table.rows:
+            progress.advance(task)
+            if row.problem:
+                report.errors.append(RowError(row.number, "row", row.problem))
+                continue
+            nul = [name for name, value in row.values.items() if "\x00" in value]
+            if nul:
+                report.errors += [RowError(row.number, name, "contains a NUL character") for name in nul]
+                continue
+            try:
+                people.add(s, **{name: value for name, value in row.values.items() if value.strip()})
+            except people.PeopleError as exc:
+                if str(exc).endswith("is already registered"):
+                    report.existing += 1
+                    continue
+                for part in str(exc).split("; "):  # "field: message; field: message", or one sentence
+                    name, _, message = part.partition(": ")
+                    known = name in PEOPLE_COLUMNS and message
+                    report.errors.append(RowError(row.number, name if known else "row", message if known else part))
+            else:
+                report.created += 1
+    _import_report(report, errors_file)
 
 
 def main() -> None:

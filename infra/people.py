@@ -1,20 +1,22 @@
-"""Adding staff and their API tokens (`ideahub users ...`, the demo data, tests)."""
+"""Adding staff, their API tokens, and taking every way in away again (`ideahub users ...`, the demo data, tests)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Update, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
+from shared.contracts.events import utcnow
 from shared.db.engine import make_engine, make_session_factory
-from shared.db.models import ApiToken, Person
+from shared.db.models import ApiToken, Person, SignInLink, StaffSession
 from shared.db.uow import unit_of_work
 from shared.web.deps import ROLES, hash_token, new_token
 
@@ -79,3 +81,44 @@ def new_api_token(settings: Settings, email: str) -> str:
             raise PeopleError(f"nobody is registered as {email}")
         session.add(ApiToken(person_id=person_id, token_hash=hash_token(token)))
     return token
+
+
+@dataclass(frozen=True)
+class Revoked:
+    tokens: int
+    sessions: int
+    links: int  # emailed sign-in links not yet used, which would otherwise start a new session
+
+
+def revoke(settings: Settings, email: str) -> Revoked:
+    """Revoke every API token and browser session of a person, and void their unused sign-in links.
+
+    Each takes effect on the next request: the token and session checks read these rows every time.
+    """
+    now = utcnow()
+    with _session(settings) as session:
+        person_id = session.scalar(select(Person.id).where(Person.email == email.strip().lower()))
+        if person_id is None:
+            raise PeopleError(f"nobody is registered as {email}")
+
+        def count(statement: Update) -> int:
+            result = session.execute(statement, execution_options={"synchronize_session": False})
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        return Revoked(
+            tokens=count(
+                update(ApiToken)
+                .where(ApiToken.person_id == person_id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ),
+            sessions=count(
+                update(StaffSession)
+                .where(StaffSession.person_id == person_id, StaffSession.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ),
+            links=count(
+                update(SignInLink)
+                .where(SignInLink.person_id == person_id, SignInLink.used_at.is_(None), SignInLink.expires_at > now)
+                .values(expires_at=now)
+            ),
+        )

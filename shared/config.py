@@ -204,6 +204,11 @@ class Settings(BaseSettings):
     imap_processed_folder: str = "Processed"
     imap_poll_seconds: float = Field(default=30.0, gt=0)
     duplicate_threshold: float = Field(default=0.5, gt=0, le=1)
+    # Staff sign-in: how long an emailed link works, how long a browser stays signed in, and how many
+    # links one address may be sent (more requests get the same answer and no email).
+    sign_in_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    session_hours: int = Field(default=8, ge=1, le=24 * 31)
+    sign_in_rate_limit: RateField = Rate(5, 3600)
     # The govuk-frontend package's `dist/govuk` folder; default: node_modules beside the code.
     assets_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

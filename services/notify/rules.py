@@ -1,8 +1,11 @@
 """Who is told what: each event becomes a list of intents, one per recipient and channel.
 
-The submitter hears of every change of status; reviewers and sponsors of new
+The submitter hears of every change of status; whoever emailed something that
+could not be taken in hears why; reviewers and sponsors of new
 work, reminders and escalations; administrators of failures and unmatched
-ideas; the webhook, if configured, of every event its patterns select.
+ideas; a member of staff, of the sign-in link they asked for (signed here,
+with the installation's secret key: the event carries none); the webhook, if
+configured, of every event its patterns select.
 
 Anonymity: a staff member's message is rendered from a context that never holds
 the submitter's name or email, and the webhook gets the event without them.
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session
 from shared.config import Settings
 from shared.contracts import events as ev
 from shared.db.models import Idea, NotificationPreference, Offer, Person
+from shared.web.signing import sign_in_token
 
 # Statuses whose message needs the submitter's action: sent even when they stopped optional mail.
 REQUIRED_STATUSES = frozenset({"needs_info"})
@@ -115,8 +119,9 @@ def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
 
 
 def webhook_document(event: ev.EventBase) -> str:
-    """The event as the webhook receives it: without the submitter, whose anonymity the receiver cannot keep."""
-    data = event.model_dump(mode="json", exclude={"submitter"})
+    """The event as the webhook receives it: without the submitter, whose anonymity the receiver cannot keep,
+    nor the address of someone whose email was refused."""
+    data = event.model_dump(mode="json", exclude={"submitter", "to"})
     return json.dumps({"type": event.type, "event": data}, separators=(",", ":"), sort_keys=True)
 
 
@@ -153,8 +158,9 @@ class Rules:
     # Intents
     def for_event(self, event: ev.EventBase) -> list[Intent]:
         intents = self._people(event)
-        if self.settings.webhook_url and not event.type.startswith("notification."):
-            # A webhook is not told of failed notifications: a failing webhook would otherwise feed itself.
+        if self.settings.webhook_url and not event.type.startswith(("notification.", "staff.")):
+            # A webhook is not told of failed notifications (a failing webhook would otherwise feed itself),
+            # nor of staff signing in (who asked and when is no business of another system).
             if any(topic_matches(p, event.type) for p in self.settings.webhook_events):
                 intents.append(
                     Intent(
@@ -170,7 +176,15 @@ class Rules:
     def _people(self, event: ev.EventBase) -> list[Intent]:
         match event:
             case ev.IdeaReceivedV1():
-                return self._submitter(event, "received", optional=False)
+                return self._submitter(
+                    event, "received", optional=False, attachments_refused=list(event.attachments_refused)
+                )
+            case ev.MailRefusedV1():
+                # Whoever sent the message: not (yet) anyone's idea, so no status link and no name.
+                context = {"title": event.subject, "reason": event.reason}
+                return [Intent("sender", "sender/not_accepted", event.to, None, context)]
+            case ev.SignInRequestedV1():
+                return self._sign_in(event)
             case ev.IdeaStatusChangedV1():
                 return self._status_changed(event)
             case ev.MilestoneReachedV1():
@@ -272,6 +286,16 @@ class Rules:
             Intent("admin", f"admin/{name}", email, admin_name, {"title": title, **extra})
             for admin_name, email in self.admins()
         ]
+
+    def _sign_in(self, event: ev.SignInRequestedV1) -> list[Intent]:
+        """The link, signed here: the event carries no secret. Nobody, if they were made inactive since asking."""
+        person = self.person(event.person_id)
+        if person is None:
+            return []
+        token = sign_in_token(self.settings.resolved_secret_key(), event.link_id, event.expires_at)
+        minutes = max(1, round((event.expires_at - event.occurred_at).total_seconds() / 60))
+        context = {"sign_in_url": f"{self.public}/sign-in/{token}", "expires_at": when(event.expires_at)}
+        return [Intent("staff", "staff/sign_in", person[1], person[0], context | {"minutes": minutes})]
 
     def _task(self, event: ev.ReviewAssignedV1 | ev.ReviewReminderV1) -> dict[str, Any]:
         return {"task_url": f"{self.public}/reviews/tasks/{event.task_id}", "due_at": when(event.due_at)}

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,14 @@ from shared.config import Settings, load_settings
 from shared.contracts import events as ev
 from shared.db.models import Idea, Offer, Person
 from shared.db.uow import unit_of_work
+from shared.web.signing import sign_in_link_id
 
 TITLE = "Text reminders for clinic appointments"
 SUBMITTER_NAME = "Nadia Nurse"
 SUBMITTER_EMAIL = "nadia.nurse@example.gov.uk"
 DUE = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
 WEBHOOK = "https://hooks.example.org/ideahub"
+REFUSED_SENDER = "someone@example.org"
 
 # key: (name, email, role, active)
 STAFF = {
@@ -190,7 +192,27 @@ def samples(world: World) -> dict[str, ev.EventBase]:
         "message.failed.v1": world.event(
             ev.MessageFailedV1, failed_message_id=2, consumer="review.screen_idea", error="IllegalTransition"
         ),
+        # About no idea: someone's email that could not be taken in.
+        "mail.refused.v1": ev.MailRefusedV1(
+            to=REFUSED_SENDER,
+            subject="My idea about clinics",
+            reason="we could not find any text in your email",
+            in_reply_to="<abc.123@mail.example.org>",
+            correlation_id=uuid.uuid4(),
+        ),
+        # About no idea: a member of staff asked for a link to sign in.
+        "staff.sign_in_requested.v1": sign_in_requested(p["admin"]),
     }
+
+
+def sign_in_requested(person_id: int) -> ev.SignInRequestedV1:
+    return ev.SignInRequestedV1(
+        link_id=uuid.uuid4(),
+        person_id=person_id,
+        occurred_at=DUE - timedelta(minutes=15),
+        expires_at=DUE,
+        correlation_id=uuid.uuid4(),
+    )
 
 
 def test_there_is_a_sample_of_every_event_type(world: World) -> None:
@@ -210,10 +232,70 @@ def test_a_received_idea_is_acknowledged_to_its_submitter_whatever_their_prefere
     )
     assert intent.recipient_name == SUBMITTER_NAME
     assert intent.context["title"] == TITLE
+    assert intent.context["attachments_refused"] == []
     assert intent.context["status_url"] == f"{world.settings.public_url.rstrip('/')}/status/{world.token}"
     assert intent.context["stop_url"] == f"{intent.context['status_url']}/stop-updates"
     assert intent.context["optional"] is False
     assert intent.skip is False
+
+
+def test_the_acknowledgement_names_the_attachments_that_were_not_kept(world: World) -> None:
+    refused = ["virus.exe (this type of file is not accepted)", "scan.pdf (it is larger than 5 MB)"]
+    event = world.event(
+        ev.IdeaReceivedV1,
+        title=TITLE,
+        channel="email",
+        submitter=ev.Submitter(name=SUBMITTER_NAME, email=SUBMITTER_EMAIL),
+        attachments_refused=refused,
+    )
+    (intent,) = world.intents(event)
+    assert intent.context["attachments_refused"] == refused
+
+
+def test_a_refused_email_is_answered_once_to_its_sender_with_the_reason(world: World) -> None:
+    (intent,) = world.intents(samples(world)["mail.refused.v1"])
+    assert (intent.audience, intent.template, intent.recipient, intent.channel) == (
+        "sender",
+        "sender/not_accepted",
+        REFUSED_SENDER,
+        "email",
+    )
+    assert intent.recipient_name is None
+    assert intent.context == {"title": "My idea about clinics", "reason": "we could not find any text in your email"}
+    assert intent.skip is False
+
+
+def test_a_webhook_is_not_given_the_address_of_someone_whose_email_was_refused(world: World) -> None:
+    event = samples(world)["mail.refused.v1"]
+    (hook,) = [i for i in world.intents(event, with_webhook(world)) if i.channel == "webhook"]
+    assert REFUSED_SENDER not in hook.context["document"]
+    assert json.loads(hook.context["document"])["event"]["reason"] == "we could not find any text in your email"
+
+
+def test_a_sign_in_link_is_emailed_to_the_person_who_asked_signed_here_with_its_expiry_in_words(
+    world: World,
+) -> None:
+    event = samples(world)["staff.sign_in_requested.v1"]
+    (intent,) = world.intents(event)
+    assert (intent.audience, intent.template, intent.recipient, intent.channel) == (
+        "staff",
+        "staff/sign_in",
+        world.email("admin"),
+        "email",
+    )
+    assert intent.recipient_name == STAFF["admin"][0]
+    assert intent.skip is False
+    prefix = f"{world.settings.public_url.rstrip('/')}/sign-in/"
+    url = intent.context["sign_in_url"]
+    assert url.startswith(prefix)
+    secret = world.settings.resolved_secret_key()
+    assert sign_in_link_id(secret, url.removeprefix(prefix), now=DUE - timedelta(minutes=1)) == event.link_id
+    assert intent.context["expires_at"] == "Friday 4 December 2026 at 17:00"
+    assert intent.context["minutes"] == 15
+
+
+def test_no_sign_in_link_goes_to_someone_made_inactive_since_asking(world: World) -> None:
+    assert world.intents(sign_in_requested(world.people["former_admin"])) == []
 
 
 def test_the_submitter_hears_of_these_statuses_and_cannot_turn_off_needs_info() -> None:
@@ -407,7 +489,7 @@ def test_the_rules_use_every_template_there_is_and_no_other(world: World) -> Non
     on_disk = {
         str(path.relative_to(folder).with_suffix(""))
         for path in folder.glob("*/*.txt")
-        if path.parent.name in {"submitter", "reviewer", "sponsor", "admin"}
+        if path.parent.name in {"submitter", "sender", "reviewer", "sponsor", "admin", "staff"}
     }
     assert used == on_disk
 
@@ -421,9 +503,9 @@ def test_no_staff_message_holds_the_submitter_s_name_email_or_status_link(world:
         intent
         for event in samples(world).values()
         for intent in world.intents(event, with_webhook(world))
-        if intent.audience not in ("submitter", "webhook")
+        if intent.audience not in ("submitter", "sender", "webhook")
     ]
-    assert {i.audience for i in staff} == {"reviewer", "sponsor", "admin"}
+    assert {i.audience for i in staff} == {"reviewer", "sponsor", "admin", "staff"}
     for intent in staff:
         flat = json.dumps(intent.context, default=str)
         for secret in secrets:
@@ -438,12 +520,14 @@ def test_without_a_webhook_no_event_goes_to_one(world: World) -> None:
     assert not [i for e in samples(world).values() for i in world.intents(e) if i.channel == "webhook"]
 
 
-def test_a_webhook_hears_every_event_but_notifications_failing(world: World) -> None:
+def test_a_webhook_hears_every_event_but_notifications_failing_and_staff_signing_in(world: World) -> None:
     settings = with_webhook(world)
     for event_type, event in samples(world).items():
         hooks = [i for i in world.intents(event, settings) if i.channel == "webhook"]
         if event_type.startswith("notification."):
             assert hooks == [], "a failing webhook would feed itself"
+        elif event_type.startswith("staff."):
+            assert hooks == [], "who signs in, and when, is not another system's business"
         else:
             assert [(i.audience, i.template, i.recipient) for i in hooks] == [("webhook", event_type, WEBHOOK)]
             assert hooks[0].context["document"] == webhook_document(event)
@@ -456,6 +540,7 @@ def test_a_webhook_hears_every_event_but_notifications_failing(world: World) -> 
         (("review.*.v1",), {"review.assigned.v1", "review.submitted.v1", "review.reminder.v1", "review.escalated.v1"}),
         (("offer.made.v1", "milestone.#"), {"offer.made.v1", "milestone.reached.v1"}),
         (("notification.#",), set()),
+        (("staff.#",), set()),
         (("nothing.matches",), set()),
     ],
 )

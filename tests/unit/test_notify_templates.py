@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.notify.render import build_email, environment, message_id, render
+from services.notify.render import build_email, environment, message_id, render, thread_headers
 
 REFERENCE = "IH-2026-000123"
 PUBLIC = "https://ideas.example.gov.uk"
@@ -19,7 +19,12 @@ STOP_URL = f"{STATUS_URL}/stop-updates"
 TITLE = "Text reminders for clinic appointments"
 HOSTILE = "<script>alert(1)</script>"
 TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "notify" / "templates"
-AUDIENCES = ("submitter", "reviewer", "sponsor", "admin")
+AUDIENCES = ("submitter", "sender", "reviewer", "sponsor", "admin", "staff")
+# Messages about no idea (an email that could not be taken in) carry no reference.
+WITHOUT_REFERENCE = {"sender/not_accepted", "staff/sign_in"}
+# Messages about no idea's title (a sign-in link).
+WITHOUT_TITLE = {"staff/sign_in"}
+SIGN_IN_URL = f"{PUBLIC}/sign-in/3f2b8c4e1d7a4b6e9a510c2d4e6f8a10.1796403600.c2lnbmF0dXJl"
 
 
 def submitter(*, optional: bool = True, **extra: Any) -> dict[str, Any]:
@@ -42,7 +47,7 @@ OFFER = {"offer_url": f"{PUBLIC}/offers/5", "due_at": "Wednesday 9 December 2026
 
 # What the rules put in each message's context (see services/notify/rules.py), as an event would.
 CONTEXTS: dict[str, dict[str, Any]] = {
-    "submitter/received": submitter(optional=False),
+    "submitter/received": submitter(optional=False, attachments_refused=[]),
     "submitter/in_review": submitter(),
     "submitter/needs_info": submitter(optional=False, question="How many clinics would take part?"),
     "submitter/matching": submitter(reasons=["Cheap to try.", "Good evidence from a pilot."]),
@@ -79,17 +84,29 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "admin/message_failed": staff(
         "admin", "Alex Admin", consumer="review.screen_idea", error="IllegalTransition", failed_message_id=2
     ),
+    "sender/not_accepted": {
+        "audience": "sender",
+        "recipient_name": None,
+        "reason": "we could not find any text in your email",
+    },
+    "staff/sign_in": staff(
+        "staff", "Alex Admin", sign_in_url=SIGN_IN_URL, expires_at="Friday 4 December 2026 at 17:00", minutes=15
+    ),
 }
 NAMES = sorted(CONTEXTS)
 
 
+def reference_of(name: str) -> str | None:
+    return None if name in WITHOUT_REFERENCE else REFERENCE
+
+
 def context_for(name: str, **changes: Any) -> dict[str, Any]:
     """As delivery builds it: the reference and public address, then the rules' context."""
-    return {"reference": REFERENCE, "public_url": PUBLIC, "title": TITLE, **CONTEXTS[name], **changes}
+    return {"reference": reference_of(name), "public_url": PUBLIC, "title": TITLE, **CONTEXTS[name], **changes}
 
 
 def rendered(name: str, **changes: Any) -> tuple[str, str, str]:
-    return render(environment(None), name, context_for(name, **changes), reference=REFERENCE)
+    return render(environment(None), name, context_for(name, **changes), reference=reference_of(name))
 
 
 def test_every_message_template_has_a_context_here_and_both_parts() -> None:
@@ -102,19 +119,22 @@ def test_every_message_template_has_a_context_here_and_both_parts() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_a_message_renders_with_a_one_line_subject_behind_its_reference(name: str) -> None:
     subject, text, html = rendered(name)
-    assert subject.startswith(f"[{REFERENCE}] ")
-    assert len(subject) > len(f"[{REFERENCE}] ")
+    prefix = f"[{REFERENCE}] " if reference_of(name) else ""
+    assert subject.startswith(prefix)
+    assert len(subject) > len(prefix)
+    assert ("IH-" in subject) is bool(prefix)
     assert "\n" not in subject
     assert "\r" not in subject
     assert subject == subject.strip()
     assert "  " not in subject
-    assert TITLE in text
-    assert TITLE in html
+    assert (TITLE in text) is (name not in WITHOUT_TITLE)
+    assert (TITLE in html) is (name not in WITHOUT_TITLE)
     assert html.lstrip().startswith("<!DOCTYPE html>")
     assert html.rstrip().endswith("</html>")
     name_of_recipient = CONTEXTS[name]["recipient_name"]
-    assert f"Hello {name_of_recipient}," in text
-    assert f"Hello {name_of_recipient}," in html
+    greeting = f"Hello {name_of_recipient}," if name_of_recipient else "Hello,"
+    assert greeting in text
+    assert greeting in html
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -162,7 +182,7 @@ def test_some_subjects_in_full(name: str, subject: str) -> None:
     assert rendered(name)[0] == f"[{REFERENCE}] {subject}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in WITHOUT_TITLE])
 def test_a_hostile_title_is_escaped_in_html_and_kept_as_it_is_in_text(name: str) -> None:
     subject, text, html = rendered(name, title=HOSTILE)
     assert HOSTILE in text
@@ -170,6 +190,41 @@ def test_a_hostile_title_is_escaped_in_html_and_kept_as_it_is_in_text(name: str)
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script" not in subject
+
+
+def test_a_refused_email_is_answered_without_a_reference_saying_why() -> None:
+    subject, text, html = rendered("sender/not_accepted")
+    assert subject == "We could not take your idea from your email"
+    assert "because we could not find any text in your email." in text
+    assert "because we could not find any text in your email." in html
+    assert f"{PUBLIC}/ideas/new" in text
+
+
+def test_a_sign_in_link_is_sent_with_its_expiry_in_words_and_no_reference() -> None:
+    subject, text, html = rendered("staff/sign_in")
+    assert subject == "Your link to sign in to Ideahub"
+    for part in (text, html):
+        assert SIGN_IN_URL in part
+        assert "until Friday 4 December 2026 at 17:00" in part or "until <strong>Friday 4 December 2026" in part
+        assert "15 minutes" in part
+        assert "works once" in part
+    assert f'<a href="{SIGN_IN_URL}">' in html
+    _, _, html = rendered("staff/sign_in", recipient_name=HOSTILE)
+    assert "<script" not in html
+
+
+def test_the_acknowledgement_names_the_files_not_kept_and_escapes_them_in_html() -> None:
+    refused = ["virus.exe (this type of file is not accepted)", "<b>big</b>.pdf (it is larger than 5 MB)"]
+    _, text, html = rendered("submitter/received", attachments_refused=refused)
+    assert "We did not keep these files from your email:" in text
+    for item in refused:
+        assert f"- {item}" in text
+    assert "<li>virus.exe (this type of file is not accepted)</li>" in html
+    assert "<b>big" not in html
+    assert "&lt;b&gt;big&lt;/b&gt;.pdf" in html
+    _, text, html = rendered("submitter/received")
+    assert "did not keep" not in text
+    assert "did not keep" not in html
 
 
 def test_a_hostile_reviewer_comment_is_escaped_in_the_html_of_a_rejection() -> None:
@@ -210,6 +265,32 @@ def test_a_line_break_in_a_display_name_cannot_add_a_header(display_name: str) -
     assert len(message.get_all("To")) == 1
     ((_, address),) = getaddresses(message.get_all("To"))
     assert address == "jo@example.gov.uk"
+
+
+def test_an_answer_to_an_email_threads_with_it_and_a_hostile_message_id_adds_no_header() -> None:
+    assert thread_headers("<abc.123@mail.example.org>") == {
+        "In-Reply-To": "<abc.123@mail.example.org>",
+        "References": "<abc.123@mail.example.org>",
+    }
+    assert thread_headers(None) == {}
+    for hostile in ("<a@b>\r\nBcc: x@evil", "<a@b>\nBcc: x@evil", "no brackets@x", "<a b@c>", "<>", "<<a@b>>"):
+        assert thread_headers(hostile) == {}, hostile
+    subject, text, html = rendered("sender/not_accepted")
+    raw = build_email(
+        mail_from="Ideahub <hub@example.gov.uk>",
+        recipient="someone@example.org",
+        recipient_name=None,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=message_id("key2", None, "Ideahub <hub@example.gov.uk>"),
+        headers=thread_headers("<abc.123@mail.example.org>"),
+    )
+    message = email.message_from_string(raw)
+    assert message["In-Reply-To"] == "<abc.123@mail.example.org>"
+    assert message["References"] == "<abc.123@mail.example.org>"
+    assert message["Message-ID"] == "<key2@example.gov.uk>"
+    assert message["Subject"] == "We could not take your idea from your email"
 
 
 def test_an_email_has_a_text_and_an_html_part_and_our_headers() -> None:
