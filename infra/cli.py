@@ -216,7 +216,8 @@ def worker(
 def run_worker(s: Settings, stages: list[str], threads: int) -> None:
     import dramatiq
 
-    from infra.composition import TOPIC_STAGES, Runtime, queue_names
+    from infra.composition import TOPIC_STAGES, Runtime, queue_names, sweeps_of
+    from shared.worker.sweep import run_sweeps
 
     stop = stop_on_signals()
     runtime = Runtime(s, pool_size=threads * 2 + 2)
@@ -238,6 +239,9 @@ def run_worker(s: Settings, stages: list[str], threads: int) -> None:
         for stage in stages
         if stage in TOPIC_STAGES
     ]
+    listeners.append(
+        threading.Thread(target=run_sweeps, args=(sweeps_of(stages), runtime.session_factory, s, stop), name="sweeps")
+    )
     for listener in listeners:
         listener.start()
     log.info("worker.started", stages=stages, threads=threads)

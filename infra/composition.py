@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.incubation.subscriptions import SUBSCRIPTIONS as INCUBATION
 from services.intake.subscriptions import SUBSCRIPTIONS as INTAKE
 from services.matching.subscriptions import SUBSCRIPTIONS as MATCHING
+from services.matching.subscriptions import SWEEPS as MATCHING_SWEEPS
 from services.notify import worker as notify_worker
 from services.notify.subscriptions import SUBSCRIPTIONS as NOTIFY
 from services.notify.subscriptions import TOPIC as NOTIFY_TOPIC
 from services.review.subscriptions import SUBSCRIPTIONS as REVIEW
+from services.review.subscriptions import SWEEPS as REVIEW_SWEEPS
 from shared.bus.consumer import TopicSubscription
 from shared.bus.relay import Relay, Route
 from shared.bus.topic import EventPublisher, subscriber_queue
@@ -26,6 +28,7 @@ from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
 from shared.worker import stage
 from shared.worker.broker import make_broker
+from shared.worker.sweep import Sweep
 
 SUBSCRIPTIONS: dict[str, list[stage.Subscription]] = {
     "intake": INTAKE,
@@ -40,6 +43,12 @@ TOPIC_STAGES: dict[str, tuple[TopicSubscription, Callable[..., None]]] = {
     "notify": (NOTIFY_TOPIC, notify_worker.run),
 }
 STAGES = [name for name, subs in SUBSCRIPTIONS.items() if subs] + list(TOPIC_STAGES)
+# Periodic work of a stage (deadline sweeps), run in one thread of each of its worker processes.
+SWEEPS: dict[str, list[Sweep]] = {"review": REVIEW_SWEEPS, "matching": MATCHING_SWEEPS}
+
+
+def sweeps_of(stages: list[str]) -> list[Sweep]:
+    return [sweep for name in stages for sweep in SWEEPS.get(name, [])]
 
 
 def all_subscriptions() -> list[stage.Subscription]:

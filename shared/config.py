@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     info_deadline: DurationField = Duration(10, "d")
     offer_deadline: DurationField = Duration(5, "d")
     milestone_grace: DurationField = Duration(5, "d")
+    # How long before a deadline the person is reminded (same units as the deadlines).
+    review_reminder: DurationField = Duration(2, "d")
+    info_reminder: DurationField = Duration(2, "d")
+    offer_reminder: DurationField = Duration(1, "d")
+    # How often each worker sweeps for overdue work whose delayed message was lost.
+    deadline_sweep_seconds: float = Field(default=60.0, gt=0)
 
     # Processes and threads. Database-heavy stages do better with more processes and fewer threads.
     worker_processes: int = Field(default=1, ge=1, le=32)

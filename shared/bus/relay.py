@@ -15,6 +15,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import dramatiq
@@ -31,12 +32,26 @@ log = get_logger("ideahub.relay")
 
 @dataclass(frozen=True)
 class Route:
-    """Deliver events of one type to one dramatiq actor, optionally only when `when(payload)` holds."""
+    """Deliver events of one type to one dramatiq actor, optionally only when `when(payload)` holds.
+
+    With `at`, the message is a delayed one: dramatiq runs it no earlier than `at(payload)` (a deadline
+    or a reminder time carried by the event). Its timing lives in the broker; the service that owns the
+    deadline also sweeps for overdue work, so a delayed message lost with the broker's data is covered.
+    """
 
     event_type: str
     queue_name: str
     actor_name: str
     when: Callable[[Mapping[str, Any]], bool] | None = None
+    at: Callable[[Mapping[str, Any]], datetime | None] | None = None
+
+    def delay_ms(self, payload: Mapping[str, Any], now: datetime) -> int | None:
+        if self.at is None:
+            return None
+        due = self.at(payload)
+        if due is None:
+            return None
+        return max(0, int((due - now).total_seconds() * 1000)) or None
 
 
 class Publisher(Protocol):
@@ -81,6 +96,7 @@ class Relay:
             if not routes:
                 continue
             data = json.loads(row.payload)
+            now = utcnow()
             for route in routes:
                 if route.when is None or route.when(data):
                     self.broker.enqueue(
@@ -90,7 +106,8 @@ class Relay:
                             args=(data,),
                             kwargs={},
                             options={},
-                        )
+                        ),
+                        delay=route.delay_ms(data, now),
                     )
 
     def mark_published(self, ids: list[int]) -> None:

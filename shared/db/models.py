@@ -177,6 +177,10 @@ class ReviewTask(Base):
     state: Mapped[str] = mapped_column(String(20), default="open")  # open | done | declined | replaced
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime]
+    # Set once each: a reminder or an escalation is sent once, whether its delayed message or the sweep acts.
+    reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Review(Base):
@@ -192,6 +196,8 @@ class Review(Base):
     recommendation: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Seen by staff only: never sent to the submitter, never in the decision's reasons.
+    private_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Offer(Base):
@@ -211,6 +217,7 @@ class Offer(Base):
     due_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
     answer_reason: Mapped[str | None] = mapped_column(Text)
+    reminded_at: Mapped[datetime | None]
 
 
 class Incubation(Base):
@@ -283,6 +290,8 @@ class Question(Base):
     state: Mapped[str] = mapped_column(String(20), default="open")  # open | answered | expired
     answered_at: Mapped[datetime | None]
     answer: Mapped[str | None] = mapped_column(Text)
+    asked_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reminded_at: Mapped[datetime | None]
 
 
 class IdeaMessage(Base):

@@ -13,11 +13,13 @@ A PermanentError is not retried: it is rolled back and recorded in
 
 from __future__ import annotations
 
+import functools
 import json
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import dramatiq
@@ -61,11 +63,16 @@ class StageActor:
 
 @dataclass(frozen=True)
 class Subscription:
-    """Events of `event_type` (and, if given, for which `when(payload)` holds) go to `actor`."""
+    """Events of `event_type` (and, if given, for which `when(payload)` holds) go to `actor`.
+
+    With `at(payload, settings)`, the actor runs no earlier than the time it returns (a delayed
+    message: a reminder before a deadline, an escalation at it); None runs it at once.
+    """
 
     event_type: str
     actor: StageActor
     when: Callable[[Mapping[str, Any]], bool] | None = field(default=None)
+    at: Callable[[Mapping[str, Any], Settings], datetime | None] | None = field(default=None)
 
 
 def stage_actor(*, queue: str, name: str | None = None, dedupe: bool = True) -> Callable[[Handler], StageActor]:
@@ -76,7 +83,16 @@ def stage_actor(*, queue: str, name: str | None = None, dedupe: bool = True) -> 
 
 
 def routes(subscriptions: list[Subscription], settings: Settings) -> list[Route]:
-    return [Route(s.event_type, settings.queue(s.actor.queue), s.actor.actor_name, s.when) for s in subscriptions]
+    return [
+        Route(
+            s.event_type,
+            settings.queue(s.actor.queue),
+            s.actor.actor_name,
+            s.when,
+            functools.partial(s.at, settings=settings) if s.at is not None else None,
+        )
+        for s in subscriptions
+    ]
 
 
 def _uuid_or_none(value: object) -> uuid.UUID | None:
