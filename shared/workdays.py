@@ -20,11 +20,15 @@ def is_working_day(day: date) -> bool:
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
-    """The same time of day `days` working days after `start` (weekends and bank holidays skipped)."""
+    """The same time of day `days` working days after `start` (weekends and bank holidays skipped).
+
+    A negative `days` counts back: `add_working_days(due, -2)` is two working days before `due`.
+    """
     current = start
-    remaining = days
+    step = timedelta(days=1 if days >= 0 else -1)
+    remaining = abs(days)
     while remaining > 0:
-        current += timedelta(days=1)
+        current += step
         if is_working_day(current.date()):
             remaining -= 1
     return current
@@ -34,3 +38,10 @@ def deadline(start: datetime, duration: Duration) -> datetime:
     if duration.unit == "s":
         return start + timedelta(seconds=duration.amount)
     return add_working_days(start, duration.amount)
+
+
+def before(due: datetime, duration: Duration) -> datetime:
+    """The time `duration` before `due`: when to remind someone of a deadline."""
+    if duration.unit == "s":
+        return due - timedelta(seconds=duration.amount)
+    return add_working_days(due, -duration.amount)

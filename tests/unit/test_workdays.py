@@ -79,3 +79,16 @@ def test_a_deadline_in_days_counts_working_days():
 def test_a_deadline_in_seconds_is_wall_clock_time_even_over_a_weekend(text, seconds):
     start = datetime(2026, 11, 27, 23, 59, 50, tzinfo=UTC)  # Friday night
     assert deadline(start, Duration.parse(text)) == start + timedelta(seconds=seconds)
+
+
+def test_before_counts_working_days_back_and_seconds_plainly() -> None:
+    from datetime import UTC, datetime
+
+    from shared.config import Duration
+    from shared.workdays import before
+
+    # Tuesday 29 December 2026, 10:00: two working days back skips Monday 28th (Boxing Day, moved),
+    # Friday 25th (Christmas) and the weekend, and lands on Wednesday 23rd.
+    due = datetime(2026, 12, 29, 10, 0, tzinfo=UTC)
+    assert before(due, Duration(2, "d")) == datetime(2026, 12, 23, 10, 0, tzinfo=UTC)
+    assert before(due, Duration(30, "s")) == datetime(2026, 12, 29, 9, 59, 30, tzinfo=UTC)
