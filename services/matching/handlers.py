@@ -116,6 +116,7 @@ def _answer(session: Session, offer_id: int, sponsor: Principal, state: str, rea
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(offer)  # another answer, or the deadline, came first: say which
         raise Conflict(f"this offer is already {offer.state}")
     return offer
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +27,15 @@ def subjects(mail_dir: Path, reference: str) -> list[str]:
     return sorted(str(m["Subject"]).removeprefix(f"[{reference}] ") for m in mails_about(mail_dir, reference))
 
 
+# Email intake's port for each web port a test uses (`up` starts both).
+SMTP_PORTS: dict[int, int] = {}
+
+
 def ideahub(folder: Path, port: int, *args: str, **popen: object) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAHUB_")}
     env |= {
         "IDEAHUB_HTTP_PORT": str(port),
+        "IDEAHUB_SMTP_INTAKE_PORT": str(SMTP_PORTS.setdefault(port, free_port())),
         "IDEAHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "IDEAHUB_REDIS_POLL_MS": "20",
     }
@@ -129,6 +137,21 @@ def test_ideahub_up_runs_everything_on_embedded_defaults_and_a_second_run_carrie
         assert answer.status_code == 202
         wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 9, what="the emails after the restart")
         assert subjects(data / "mail", answer.json()["reference"]) == EMAILS_PER_IDEA
+
+        # The web form and email intake are part of `up` too.
+        assert "Send an idea" in httpx.get(f"http://127.0.0.1:{port}/ideas/new").text
+        with smtplib.SMTP("127.0.0.1", SMTP_PORTS[port], timeout=30) as smtp:
+            smtp.sendmail(
+                "nina@example.gov.uk",
+                ["ideas@localhost"],
+                b"From: Nina <nina@example.gov.uk>\r\nTo: ideas@localhost\r\nSubject: Sent by email\r\n"
+                b"Message-ID: <up-test@example.gov.uk>\r\n\r\nLet people book by text message.\r\n",
+            )
+        wait_for(lambda: len(list((data / "mail").glob("*.eml"))) == 12, what="the emailed idea's emails")
+        written = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in data.glob("mail/*")]
+        (acknowledgement,) = [m for m in written if m["In-Reply-To"] == "<up-test@example.gov.uk>"]
+        assert "We have your idea" in str(acknowledgement["Subject"])
+        assert acknowledgement["To"] == "Nina <nina@example.gov.uk>"
     finally:
         assert stop_with_ctrl_c(second) == 0
 
