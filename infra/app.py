@@ -21,6 +21,7 @@ from services.intake.web import router as intake_pages
 from services.matching.api import router as matching_router
 from services.notify.api import router as notify_router
 from services.review.api import router as review_router
+from services.review.web import router as review_pages
 from shared.config import Settings
 from shared.errors import Conflict, IllegalTransition, NotFound, PermanentError, StaleStatus
 from shared.logging import get_logger
@@ -86,6 +87,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         notify_router,
         admin_api.router,
         signin.router,
+        review_pages,
         intake_pages,  # last: its catch-all under /status/ must not hide notify's stop-updates page
     ):
         app.include_router(router)

@@ -120,8 +120,8 @@ def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
 
 def webhook_document(event: ev.EventBase) -> str:
     """The event as the webhook receives it: without the submitter, whose anonymity the receiver cannot keep,
-    nor the address of someone whose email was refused."""
-    data = event.model_dump(mode="json", exclude={"submitter", "to"})
+    nor the address of someone whose email was refused, nor a submitter's answer to a reviewer's question."""
+    data = event.model_dump(mode="json", exclude={"submitter", "to", "answer"})
     return json.dumps({"type": event.type, "event": data}, separators=(",", ":"), sort_keys=True)
 
 
@@ -195,11 +195,21 @@ class Rules:
                 return self._staff(event, "reviewer", "review_reminder", event.reviewer_id, self._task(event))
             case ev.ReviewEscalatedV1():
                 late, replacement = self.person(event.reviewer_id), self.person(event.replacement_id)
-                return self._staff(event, "reviewer", "review_reassigned", event.reviewer_id, {}) + self._admins(
+                declined = event.reason == "declined"  # they know: they handed it back themselves
+                told = [] if declined else self._staff(event, "reviewer", "review_reassigned", event.reviewer_id, {})
+                return told + self._admins(
                     event,
                     "review_escalated",
                     late_reviewer_name=late[0] if late else None,
                     replacement_name=replacement[0] if replacement else None,
+                    declined=declined,
+                )
+            case ev.ReviewResumedV1():
+                context = self._task(event) | {"question": event.question, "answer": event.answer}
+                return self._staff(event, "reviewer", "review_resumed", event.reviewer_id, context)
+            case ev.QuestionReminderV1():
+                return self._submitter(
+                    event, "question_reminder", optional=False, question=event.question, due_at=when(event.due_at)
                 )
             case ev.OfferMadeV1():
                 return self._staff(
@@ -297,7 +307,7 @@ class Rules:
         context = {"sign_in_url": f"{self.public}/sign-in/{token}", "expires_at": when(event.expires_at)}
         return [Intent("staff", "staff/sign_in", person[1], person[0], context | {"minutes": minutes})]
 
-    def _task(self, event: ev.ReviewAssignedV1 | ev.ReviewReminderV1) -> dict[str, Any]:
+    def _task(self, event: ev.ReviewAssignedV1 | ev.ReviewReminderV1 | ev.ReviewResumedV1) -> dict[str, Any]:
         return {"task_url": f"{self.public}/reviews/tasks/{event.task_id}", "due_at": when(event.due_at)}
 
     def _offer(self, event: ev.OfferMadeV1 | ev.OfferReminderV1) -> dict[str, Any]:

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, bindparam, case, func, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from services.review import similarity
-from services.review.schemas import ReviewIn, TaskView
+from services.review.schemas import (
+    AdminTaskView,
+    IdeaReviews,
+    QuestionView,
+    ReviewIn,
+    ReviewView,
+    Scores,
+    TaskDetail,
+    TaskView,
+)
 from shared import lifecycle
 from shared.bus import outbox
 from shared.config import Settings
-from shared.contracts.events import IdeaReceivedV1, ReviewAssignedV1, ReviewSubmittedV1, utcnow
-from shared.db.models import Idea, Person, Review, ReviewTask
+from shared.contracts.events import (
+    EventBase,
+    IdeaReceivedV1,
+    QuestionAskedV1,
+    ReviewAssignedV1,
+    ReviewEscalatedV1,
+    ReviewSubmittedV1,
+    utcnow,
+)
+from shared.db.models import Idea, Person, Question, Review, ReviewTask
 from shared.errors import Conflict, NotFound
 from shared.logging import get_logger
 from shared.web.deps import Principal
@@ -142,50 +161,208 @@ def open_tasks(session: Session, *, reviewer: Principal) -> list[TaskView]:
     ]
 
 
-def submit_review(session: Session, task_id: int, review: ReviewIn, *, reviewer: Principal) -> None:
-    """Record a reviewer's scores; the decision is taken by the review worker when the event arrives."""
+def _own_task(session: Session, task_id: int, reviewer: Principal) -> ReviewTask:
     task = session.get(ReviewTask, task_id)
     if task is None or task.reviewer_id != reviewer.id:
         raise NotFound("you have no review task with that id")
+    return task
+
+
+def _claim(session: Session, task_id: int, *, state: str, **values: object) -> None:
+    """Move an open task to `state`; whoever moved it first wins, the other is told."""
+    claimed = session.execute(
+        update(ReviewTask)
+        .where(ReviewTask.id == task_id, ReviewTask.state == "open")
+        .values(state=state, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("this task was answered meanwhile")
+
+
+def _record(session: Session, task_id: int, idea_id: int, review: ReviewIn) -> None:
+    """Store the review; a reviewer who asked a question and scores again after the answer replaces it."""
+    values = {
+        "impact": review.scores.impact,
+        "feasibility": review.scores.feasibility,
+        "cost": review.scores.cost,
+        "evidence": review.scores.evidence,
+        "recommendation": review.recommendation,
+        "comment": review.comment,
+        "private_note": review.private_note,
+        "submitted_at": utcnow(),
+    }
+    existing = session.scalar(select(Review).where(Review.task_id == task_id))
+    if existing is None:
+        session.add(Review(task_id=task_id, idea_id=idea_id, **values))
+    else:
+        for name, value in values.items():
+            setattr(existing, name, value)
+    session.flush()
+
+
+def submit_review(session: Session, task_id: int, review: ReviewIn, *, reviewer: Principal, settings: Settings) -> None:
+    """Record a reviewer's scores; the decision is taken by the review worker when the event arrives.
+
+    A `needs_info` review also asks the submitter its question: the idea goes to `needs_info`,
+    the task waits (`asked`, still counted in the reviewer's load) and reopens when the idea
+    returns to review, so that the reviewer scores again with the answer.
+    """
+    task = _own_task(session, task_id, reviewer)
     if task.state != "open":
         raise Conflict(f"this task is already {task.state}")
     idea = lifecycle.load(session, task.idea_id)
     if idea.status is not Status.IN_REVIEW:
         raise Conflict(f"this idea is {idea.status.value}, not in review")
-    claimed = session.execute(
-        update(ReviewTask)
-        .where(ReviewTask.id == task_id, ReviewTask.state == "open")
-        .values(state="done")
-        .execution_options(synchronize_session=False)
+    asking = review.recommendation == "needs_info"
+    _claim(session, task_id, state="asked" if asking else "done")
+    _record(session, task_id, idea.id, review)
+    submitted = ReviewSubmittedV1(
+        idea_id=idea.id,
+        idea_reference=idea.reference,
+        correlation_id=idea.correlation_id,
+        task_id=task_id,
+        reviewer_id=reviewer.id,
+        recommendation=review.recommendation,
+        overall=review.scores.overall,
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("this task was answered meanwhile")
-    session.add(
-        Review(
-            task_id=task_id,
-            idea_id=idea.id,
-            impact=review.scores.impact,
-            feasibility=review.scores.feasibility,
-            cost=review.scores.cost,
-            evidence=review.scores.evidence,
-            recommendation=review.recommendation,
-            comment=review.comment,
-        )
-    )
-    session.flush()
-    outbox.emit(
-        session,
-        ReviewSubmittedV1(
-            idea_id=idea.id,
-            idea_reference=idea.reference,
-            correlation_id=idea.correlation_id,
-            task_id=task_id,
-            reviewer_id=reviewer.id,
-            recommendation=review.recommendation,
-            overall=review.scores.overall,
-        ),
-    )
+    if asking:
+        assert review.question is not None  # ReviewIn requires it with needs_info
+        _ask(session, idea, task_id, review.question, reviewer=reviewer, settings=settings, cause=submitted)
+        outbox.emit(session, submitted)
+        return
+    outbox.emit(session, submitted)
     change_load(session, [reviewer.id], -1)
+
+
+def _ask(
+    session: Session,
+    idea: lifecycle.IdeaState,
+    task_id: int,
+    text: str,
+    *,
+    reviewer: Principal,
+    settings: Settings,
+    cause: ReviewSubmittedV1,
+) -> None:
+    """Open the question and move the idea to needs_info, whose status message emails it to the submitter."""
+    now = utcnow()
+    due = deadline(now, settings.info_deadline)
+    question_id = session.execute(
+        Question.__table__.insert()
+        .values(
+            idea_id=idea.id, task_id=task_id, text=text, asked_at=now, due_at=due, state="open", asked_by=reviewer.id
+        )
+        .returning(Question.__table__.c.id)
+    ).scalar_one()
+    lifecycle.transition(session, idea, Status.NEEDS_INFO, reason=text, actor="reviewer", cause=cause)
+    outbox.emit(session, QuestionAskedV1.caused_by(cause, question_id=question_id, task_id=task_id, due_at=due))
+
+
+def decline_task(session: Session, task_id: int, reason: str, *, reviewer: Principal, settings: Settings) -> int | None:
+    """A reviewer hands a task back with a reason; someone else gets it. Returns the new task's id, if any."""
+    task = _own_task(session, task_id, reviewer)
+    if task.state != "open":
+        raise Conflict(f"this task is already {task.state}")
+    idea = lifecycle.load(session, task.idea_id)
+    if idea.status not in (Status.IN_REVIEW, Status.NEEDS_INFO):
+        raise Conflict(f"this idea is {idea.status.value}, not in review")
+    _claim(session, task_id, state="declined", decline_reason=reason)
+    now = utcnow()
+    replacement = assign_replacement(session, idea.id, now=now, settings=settings)
+    events: list[EventBase] = []
+    if replacement is not None:
+        events.append(assigned_event(idea, replacement))
+    else:
+        # Nobody left to ask: administrators must find someone (the same alert as a late review).
+        events.append(
+            event_for(ReviewEscalatedV1, idea, None, task_id=task_id, reviewer_id=reviewer.id, reason="declined")
+        )
+    outbox.emit(session, *events)
+    shift_load(session, released=[reviewer.id], taken=[replacement.reviewer_id] if replacement else [])
+    log.info("review.task_declined", replaced=replacement is not None)
+    if replacement is None and idea.status is Status.IN_REVIEW:
+        decide_if_complete(session, idea, settings=settings, cause=None)
+    return replacement.task_id if replacement else None
+
+
+@dataclass(frozen=True)
+class NewTask:
+    task_id: int
+    reviewer_id: int
+    due_at: datetime
+
+
+_tasks = ReviewTask.__table__
+_REPLACEMENT = (
+    select(_people.c.id)
+    .where(
+        _people.c.role == "reviewer",
+        _people.c.active.is_(True),
+        _people.c.email != bindparam("exclude"),
+        ~exists().where(_tasks.c.idea_id == bindparam("idea_id"), _tasks.c.reviewer_id == _people.c.id),
+    )
+    .order_by(
+        case((_people.c.department == bindparam("department"), 0), else_=1),
+        case((_people.c.themes.contains(bindparam("theme")), 0), else_=1),
+        _people.c.open_tasks,
+        _people.c.id,
+    )
+    .limit(1)
+)
+
+
+def assign_replacement(session: Session, idea_id: int, *, now: datetime, settings: Settings) -> NewTask | None:
+    """A new task, with a fresh deadline, for a reviewer who never had this idea and is not its submitter.
+
+    The caller counts the load (`shift_load`) and emits ReviewAssignedV1 (`_assigned`).
+    """
+    idea = session.execute(select(Idea.department, Idea.theme, Idea.submitter_email).where(Idea.id == idea_id)).one()
+    reviewer_id = session.scalar(
+        _REPLACEMENT,
+        {
+            "idea_id": idea_id,
+            "department": idea.department,
+            "theme": idea.theme,
+            "exclude": (idea.submitter_email or "").lower(),
+        },
+    )
+    if reviewer_id is None:
+        log.warning("review.no_replacement_available")
+        return None
+    due = deadline(now, settings.review_deadline)
+    task_id = session.execute(
+        _NEW_TASKS, {"idea_id": idea_id, "reviewer_id": reviewer_id, "state": "open", "assigned_at": now, "due_at": due}
+    ).scalar_one()
+    return NewTask(task_id, reviewer_id, due)
+
+
+def shift_load(session: Session, *, released: list[int], taken: list[int]) -> None:
+    """Count tasks closed (-1) and opened (+1) in one pass in id order, so two transactions never deadlock."""
+    connection = session.connection()
+    changes: dict[int, int] = {}
+    for person_id in released:
+        changes[person_id] = changes.get(person_id, 0) - 1
+    for person_id in taken:
+        changes[person_id] = changes.get(person_id, 0) + 1
+    for person_id in sorted(changes):
+        if changes[person_id]:
+            connection.execute(_LOAD_CHANGE, {"reviewer_id": person_id, "by": changes[person_id]})
+
+
+E = TypeVar("E", bound=EventBase)
+
+
+def event_for(kind: type[E], idea: lifecycle.IdeaState, cause: EventBase | None, **fields: Any) -> E:
+    """An event about `idea`, caused by `cause` when there is one (a sweep or a person has none)."""
+    if cause is not None:
+        return kind.caused_by(cause, **fields)
+    return kind(idea_id=idea.id, idea_reference=idea.reference, correlation_id=idea.correlation_id, **fields)
+
+
+def assigned_event(idea: lifecycle.IdeaState, task: NewTask, cause: EventBase | None = None) -> ReviewAssignedV1:
+    fields = {"task_id": task.task_id, "reviewer_id": task.reviewer_id, "due_at": task.due_at}
+    return event_for(ReviewAssignedV1, idea, cause, **fields)
 
 
 @dataclass(frozen=True)
@@ -209,20 +386,31 @@ def decide_rule(reviews: list[Review], *, min_mean: float, min_accept_share: flo
     )
 
 
-def decide(session: Session, event: ReviewSubmittedV1, *, settings: Settings) -> None:
-    """When every assigned review is in, apply the decision rule."""
-    idea = lifecycle.load(session, event.idea_id)
-    if idea.status is not Status.IN_REVIEW:
-        return
-    waiting = session.scalar(
-        select(func.count()).where(and_(ReviewTask.idea_id == idea.id, ReviewTask.state == "open"))
+WAITING = ("open", "asked")
+
+
+def reviews_in(session: Session, idea_id: int) -> list[Review]:
+    """The reviews that count: those of finished tasks (a question's review waits for the answer)."""
+    return list(
+        session.scalars(
+            select(Review)
+            .join(ReviewTask, ReviewTask.id == Review.task_id)
+            .where(Review.idea_id == idea_id, ReviewTask.state == "done")
+            .order_by(Review.id)
+        )
     )
-    if waiting:
-        log.info("review.waiting_for_reviews", open=waiting)
-        return
-    reviews = list(session.scalars(select(Review).where(Review.idea_id == idea.id).order_by(Review.id)))
-    if not reviews:
-        return
+
+
+def apply_decision(
+    session: Session,
+    idea: lifecycle.IdeaState,
+    reviews: list[Review],
+    *,
+    settings: Settings,
+    cause: EventBase | None,
+    note: str = "",
+) -> None:
+    """Move the idea on by the decision rule; the reasons are the reviewers' comments, never names or notes."""
     decision = decide_rule(
         reviews, min_mean=settings.decision_min_mean, min_accept_share=settings.decision_min_accept_share
     )
@@ -231,9 +419,115 @@ def decide(session: Session, event: ReviewSubmittedV1, *, settings: Settings) ->
         session,
         idea,
         target,
-        reason=f"mean score {decision.mean}, {decision.accept_share:.0%} recommended accepting",
+        reason=f"mean score {decision.mean}, {decision.accept_share:.0%} recommended accepting{note}",
         reasons=decision.reasons,
         actor="review",
-        cause=event,
+        cause=cause,
     )
-    log.info("review.decided", outcome=target.value, mean=decision.mean)
+    log.info("review.decided", outcome=target.value, mean=decision.mean, reviews=len(reviews))
+
+
+def decide_if_complete(
+    session: Session, idea: lifecycle.IdeaState, *, settings: Settings, cause: EventBase | None
+) -> bool:
+    """When no assigned review is still awaited, apply the decision rule; True if it was applied."""
+    if idea.status is not Status.IN_REVIEW:
+        return False
+    waiting = session.scalar(
+        select(func.count()).where(and_(ReviewTask.idea_id == idea.id, ReviewTask.state.in_(WAITING)))
+    )
+    if waiting:
+        log.info("review.waiting_for_reviews", open=waiting)
+        return False
+    reviews = reviews_in(session, idea.id)
+    if not reviews:
+        return False
+    apply_decision(session, idea, reviews, settings=settings, cause=cause)
+    return True
+
+
+def decide(session: Session, event: ReviewSubmittedV1, *, settings: Settings) -> None:
+    """When every assigned review is in, apply the decision rule."""
+    decide_if_complete(session, lifecycle.load(session, event.idea_id), settings=settings, cause=event)
+
+
+def _review_view(review: Review, *, reviewer_name: str | None = None) -> ReviewView:
+    return ReviewView(
+        task_id=review.task_id,
+        scores=Scores(impact=review.impact, feasibility=review.feasibility, cost=review.cost, evidence=review.evidence),
+        recommendation=review.recommendation,
+        comment=review.comment,
+        private_note=review.private_note,
+        submitted_at=review.submitted_at,
+        reviewer_name=reviewer_name,
+    )
+
+
+def _questions(session: Session, idea_id: int) -> list[QuestionView]:
+    rows = session.scalars(select(Question).where(Question.idea_id == idea_id).order_by(Question.id))
+    return [
+        QuestionView(text=q.text, state=q.state, asked_at=q.asked_at, due_at=q.due_at, answer=q.answer) for q in rows
+    ]
+
+
+def task_detail(session: Session, task_id: int, *, reviewer: Principal) -> TaskDetail:
+    """One of the reviewer's tasks (any state) with the idea, its duplicates, questions and their own review."""
+    task = _own_task(session, task_id, reviewer)
+    idea = session.get(Idea, task.idea_id)
+    assert idea is not None
+    review = session.scalar(select(Review).where(Review.task_id == task.id))
+    return TaskDetail(
+        id=task.id,
+        idea_reference=idea.reference or "",
+        idea_title=idea.title,
+        state=task.state,
+        due_at=task.due_at,
+        assigned_at=task.assigned_at,
+        duplicates=similarity.shown_duplicates(session, [idea.id])[idea.id],
+        idea_status=idea.status,
+        problem=idea.problem,
+        proposal=idea.proposal,
+        benefit=idea.benefit,
+        department=idea.department,
+        theme=idea.theme,
+        # The name only, and only of a submitter who did not ask to stay anonymous; never an email.
+        submitted_by=None if idea.anonymous else idea.submitter_name,
+        questions=_questions(session, idea.id),
+        my_review=_review_view(review) if review is not None else None,
+    )
+
+
+def idea_reviews(session: Session, reference: str) -> IdeaReviews:
+    """For administrators: every task of an idea, who had it, and every review with its private note."""
+    idea = session.scalar(select(Idea).where(Idea.reference == reference))
+    if idea is None:
+        raise NotFound(f"no idea with reference {reference}")
+    names = dict(
+        session.execute(
+            select(Person.id, Person.name)
+            .join(ReviewTask, ReviewTask.reviewer_id == Person.id)
+            .where(ReviewTask.idea_id == idea.id)
+        ).all()
+    )
+    tasks = session.scalars(select(ReviewTask).where(ReviewTask.idea_id == idea.id).order_by(ReviewTask.id)).all()
+    reviewer_of = {t.id: t.reviewer_id for t in tasks}
+    reviews = session.scalars(select(Review).where(Review.idea_id == idea.id).order_by(Review.id)).all()
+    return IdeaReviews(
+        idea_reference=reference,
+        status=idea.status,
+        tasks=[
+            AdminTaskView(
+                id=t.id,
+                reviewer_name=names.get(t.reviewer_id, ""),
+                state=t.state,
+                assigned_at=t.assigned_at,
+                due_at=t.due_at,
+                reminded_at=t.reminded_at,
+                escalated_at=t.escalated_at,
+                decline_reason=t.decline_reason,
+            )
+            for t in tasks
+        ],
+        reviews=[_review_view(r, reviewer_name=names.get(reviewer_of.get(r.task_id, 0))) for r in reviews],
+        questions=_questions(session, idea.id),
+    )

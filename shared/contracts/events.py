@@ -148,6 +148,40 @@ class ReviewEscalatedV1(EventBase):
     task_id: int
     reviewer_id: int
     replacement_id: int | None = None
+    # "declined": the reviewer handed the task back and nobody could take it over.
+    reason: Literal["late", "declined"] = "late"
+
+
+class QuestionAskedV1(EventBase):
+    """A reviewer asked the submitter a question; it lapses at `due_at` if unanswered."""
+
+    type: Literal["question.asked.v1"] = "question.asked.v1"
+    question_id: int
+    task_id: int | None = None
+    due_at: datetime
+
+
+class QuestionReminderV1(EventBase):
+    """A question's deadline is near and the submitter has not answered it."""
+
+    type: Literal["question.reminder.v1"] = "question.reminder.v1"
+    question_id: int
+    question: str
+    due_at: datetime
+
+
+class ReviewResumedV1(EventBase):
+    """An idea came back to review after a question (answered, or not by its deadline): one per open task.
+
+    `answer` is None when the question lapsed; `due_at` is the task's deadline, moved on by the pause.
+    """
+
+    type: Literal["review.resumed.v1"] = "review.resumed.v1"
+    task_id: int
+    reviewer_id: int
+    due_at: datetime
+    question: str
+    answer: str | None = None
 
 
 class OfferReminderV1(EventBase):
@@ -221,6 +255,9 @@ Event = Annotated[
     | MilestoneReachedV1
     | ReviewReminderV1
     | ReviewEscalatedV1
+    | QuestionAskedV1
+    | QuestionReminderV1
+    | ReviewResumedV1
     | OfferReminderV1
     | NotificationFailedV1
     | MessageFailedV1
@@ -244,6 +281,9 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
         MilestoneReachedV1,
         ReviewReminderV1,
         ReviewEscalatedV1,
+        QuestionAskedV1,
+        QuestionReminderV1,
+        ReviewResumedV1,
         OfferReminderV1,
         NotificationFailedV1,
         MessageFailedV1,

@@ -174,7 +174,8 @@ class ReviewTask(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
-    state: Mapped[str] = mapped_column(String(20), default="open")  # open | done | declined | replaced
+    # open | asked (its question awaits an answer) | done | declined | replaced | expired | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="open")
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime]
     # Set once each: a reminder or an escalation is sent once, whether its delayed message or the sweep acts.

@@ -167,6 +167,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "review.reminder.v1": {"task_id": 3, "reviewer_id": 11, "due_at": DUE},
     "review.escalated.v1": {"task_id": 3, "reviewer_id": 11, "replacement_id": 12},
     "offer.reminder.v1": {"offer_id": 5, "sponsor_id": 21, "due_at": DUE},
+    "question.asked.v1": {"question_id": 7, "task_id": 3, "due_at": DUE},
+    "question.reminder.v1": {"question_id": 7, "question": "How many clinics would take part?", "due_at": DUE},
+    "review.resumed.v1": {
+        "task_id": 3,
+        "reviewer_id": 11,
+        "due_at": DUE,
+        "question": "How many clinics would take part?",
+        "answer": "Forty.",
+    },
     "notification.failed.v1": {
         "notification_id": 40,
         "channel": "email",

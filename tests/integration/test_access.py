@@ -86,6 +86,15 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     # Review: reviewers only.
     ("GET", "/api/v1/reviews/tasks"): (401, 401, 200, 403, 403),
     ("POST", "/api/v1/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
+    ("GET", "/api/v1/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
+    ("POST", "/api/v1/reviews/tasks/{task_id}/decline"): (401, 401, 404, 403, 403),
+    ("GET", "/reviews"): (401, 401, 200, 403, 403),
+    ("GET", "/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
+    ("POST", "/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
+    ("GET", "/reviews/tasks/{task_id}/decline"): (401, 401, 404, 403, 403),
+    ("POST", "/reviews/tasks/{task_id}/decline"): (401, 401, 404, 403, 403),
+    # An idea's reviews with reviewers' names and private notes: administrators only.
+    ("GET", "/api/v1/reviews/ideas/{reference}"): (401, 401, 403, 403, 200),
     # Sponsorship offers: sponsors only.
     ("GET", "/api/v1/offers"): (401, 401, 403, 200, 403),
     ("POST", "/api/v1/offers/{offer_id}/accept"): (401, 401, 403, 404, 403),
@@ -144,6 +153,18 @@ BODIES: dict[tuple[str, str], Body] = {
         }
     ),
     ("POST", "/api/v1/offers/{offer_id}/decline"): Body(json={"reason": "No budget this year."}),
+    ("POST", "/api/v1/reviews/tasks/{task_id}/decline"): Body(json={"reason": "On leave."}),
+    ("POST", "/reviews/tasks/{task_id}"): Body(
+        form=lambda w: {
+            "impact": "4",
+            "feasibility": "3",
+            "cost": "4",
+            "evidence": "2",
+            "recommendation": "accept",
+            "comment": "Worth a try.",
+        }
+    ),
+    ("POST", "/reviews/tasks/{task_id}/decline"): Body(form=lambda w: {"reason": "On leave."}),
     ("POST", "/api/v1/ideas/{reference}/milestones"): Body(
         json={"milestones": [{"title": "Pilot in one office", "due_on": "2027-03-31"}]}
     ),

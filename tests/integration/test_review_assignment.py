@@ -94,5 +94,6 @@ def test_posting_a_review_takes_the_task_off_the_reviewers_load(sqlite_settings:
                 }
             ),
             reviewer=Principal(ids["r1"], "r1@example.gov.uk", "r1", "reviewer"),
+            settings=sqlite_settings,
         )
     assert loads(runtime) == {"r1@example.gov.uk": 0, "r2@example.gov.uk": 1}

@@ -181,6 +181,18 @@ def samples(world: World) -> dict[str, ev.EventBase]:
             ev.ReviewEscalatedV1, task_id=3, reviewer_id=p["reviewer"], replacement_id=p["replacement"]
         ),
         "offer.reminder.v1": world.event(ev.OfferReminderV1, offer_id=5, sponsor_id=p["sponsor"], due_at=DUE),
+        "question.asked.v1": world.event(ev.QuestionAskedV1, question_id=7, task_id=3, due_at=DUE),
+        "question.reminder.v1": world.event(
+            ev.QuestionReminderV1, question_id=7, question="How many clinics would take part?", due_at=DUE
+        ),
+        "review.resumed.v1": world.event(
+            ev.ReviewResumedV1,
+            task_id=3,
+            reviewer_id=p["reviewer"],
+            due_at=DUE,
+            question="How many clinics would take part?",
+            answer="Forty clinics.",
+        ),
         "notification.failed.v1": world.event(
             ev.NotificationFailedV1,
             notification_id=40,
@@ -428,6 +440,29 @@ def test_an_escalated_review_tells_the_late_reviewer_and_every_administrator(wor
         assert admin.context["replacement_name"] == "Ravi Reviewer"
 
 
+def test_a_question_reminder_goes_to_the_submitter_whatever_their_preference(world: World) -> None:
+    (intent,) = world.intents(samples(world)["question.reminder.v1"])
+    assert (intent.audience, intent.template, intent.skip) == ("submitter", "submitter/question_reminder", False)
+    assert intent.context["question"] == "How many clinics would take part?"
+
+
+def test_a_resumed_review_tells_its_reviewer_the_question_and_the_answer(world: World) -> None:
+    (intent,) = world.intents(samples(world)["review.resumed.v1"])
+    assert (intent.template, intent.recipient) == ("reviewer/review_resumed", world.email("reviewer"))
+    assert (intent.context["question"], intent.context["answer"]) == (
+        "How many clinics would take part?",
+        "Forty clinics.",
+    )
+    assert intent.context["task_url"].endswith("/reviews/tasks/3")
+
+
+def test_a_declined_task_nobody_could_take_over_tells_administrators_and_not_the_reviewer(world: World) -> None:
+    event = world.event(ev.ReviewEscalatedV1, task_id=3, reviewer_id=world.people["reviewer"], reason="declined")
+    intents = world.intents(event)
+    assert {i.audience for i in intents} == {"admin"}
+    assert all(i.context["declined"] for i in intents)
+
+
 def test_an_escalation_without_a_replacement_says_so_to_administrators(world: World) -> None:
     event = world.event(ev.ReviewEscalatedV1, task_id=3, reviewer_id=world.people["reviewer"])
     admins = [i for i in world.intents(event) if i.audience == "admin"]
@@ -477,7 +512,9 @@ def test_a_stage_giving_up_on_a_message_tells_every_administrator(world: World) 
     assert (intents[0].context["consumer"], intents[0].context["failed_message_id"]) == ("review.screen_idea", 2)
 
 
-@pytest.mark.parametrize("event_type", ["review.submitted.v1", "offer.answered.v1", "incubation.started.v1"])
+@pytest.mark.parametrize(
+    "event_type", ["review.submitted.v1", "offer.answered.v1", "incubation.started.v1", "question.asked.v1"]
+)
 def test_events_nobody_needs_an_email_about_reach_nobody(world: World, event_type: str) -> None:
     assert world.intents(samples(world)[event_type]) == []
 
@@ -537,7 +574,16 @@ def test_a_webhook_hears_every_event_but_notifications_failing_and_staff_signing
     ("patterns", "heard"),
     [
         (("idea.#",), {"idea.received.v1", "idea.status_changed.v1"}),
-        (("review.*.v1",), {"review.assigned.v1", "review.submitted.v1", "review.reminder.v1", "review.escalated.v1"}),
+        (
+            ("review.*.v1",),
+            {
+                "review.assigned.v1",
+                "review.submitted.v1",
+                "review.reminder.v1",
+                "review.escalated.v1",
+                "review.resumed.v1",
+            },
+        ),
         (("offer.made.v1", "milestone.#"), {"offer.made.v1", "milestone.reached.v1"}),
         (("notification.#",), set()),
         (("staff.#",), set()),

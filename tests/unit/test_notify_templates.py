@@ -59,9 +59,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "submitter/closed": submitter(summary="The pilot ended when its budget was cut."),
     "submitter/withdrawn": submitter(reason="Solved another way."),
     "submitter/milestone_reached": submitter(milestone_title="Pilot in one clinic"),
+    "submitter/question_reminder": submitter(
+        optional=False, question="How many clinics would take part?", due_at="Friday 4 December 2026 at 17:00"
+    ),
     "reviewer/review_assigned": staff("reviewer", "Rhona Reviewer", department="Health", theme="Digital", **TASK),
     "reviewer/review_reminder": staff("reviewer", "Rhona Reviewer", department="Health", theme=None, **TASK),
     "reviewer/review_reassigned": staff("reviewer", "Rhona Reviewer", department=None, theme=None),
+    "reviewer/review_resumed": staff(
+        "reviewer", "Rhona Reviewer", department=None, theme=None, question="How many?", answer="Forty.", **TASK
+    ),
     "sponsor/offer_made": staff(
         "sponsor", "Sofia Sponsor", department="Health", theme=None, reasons=["Same department."], **OFFER
     ),
@@ -70,7 +76,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "admin", "Alex Admin", idea_url=f"{PUBLIC}/admin/ideas/{REFERENCE}", reason="No sponsor had room."
     ),
     "admin/review_escalated": staff(
-        "admin", "Alex Admin", late_reviewer_name="Rhona Reviewer", replacement_name="Ravi Reviewer"
+        "admin", "Alex Admin", late_reviewer_name="Rhona Reviewer", replacement_name="Ravi Reviewer", declined=False
     ),
     "admin/notification_failed": staff(
         "admin",
