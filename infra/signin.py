@@ -19,28 +19,21 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.routing import APIRoute
-from jinja2 import Environment
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.bus import outbox
 from shared.config import Settings
 from shared.contracts.events import SignInRequestedV1, utcnow
 from shared.db.models import Person, SignInLink, StaffSession
-from shared.errors import NotFound
 from shared.logging import get_logger
 from shared.web import pages
-from shared.web.csrf import FIELD as CSRF_FIELD
-from shared.web.csrf import Csrf
 from shared.web.deps import ROLES, SESSION_COOKIE, Principal, hash_token, require, settings_of, uow, within_rate_limit
 from shared.web.signing import BadSignature, sign_in_link_id
 
@@ -121,84 +114,11 @@ def end_session(session: Session, cookie: str, *, now: datetime) -> bool:
 # Pages
 
 
-class FormExpired(Exception):
-    """A posted form without a valid CSRF token: nothing in it is used."""
+PAGES = pages.Pages("infra", site_name="Ideahub staff", home_url="/staff", private=True)
+_page = PAGES.render
+router = PAGES.router()
 
 
-def _env() -> Environment:
-    return pages.environment("infra")
-
-
-def _page(
-    request: Request,
-    template: str,
-    context: Mapping[str, Any],
-    *,
-    status_code: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """A page with a CSRF token for its forms; never cached, as several of them carry a secret or a name."""
-    csrf = Csrf(settings_of(request))
-    token = csrf.token(request)
-    response = pages.render(
-        request,
-        _env(),
-        template,
-        {**context, "csrf_token": token.field},
-        status_code=status_code,
-        headers={**pages.PRIVATE, **(headers or {})},
-    )
-    csrf.set_cookie(response, token)
-    return response
-
-
-def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
-    if exc.status_code == 401:
-        return _page(request, "401.html", {}, status_code=401, headers=exc.headers)
-    if exc.status_code == 403:
-        context = {"heading": "You cannot use this page", "message": "Your role does not include it."}
-    elif exc.status_code == 429:
-        wait = (exc.headers or {}).get("Retry-After", "60")
-        context = {"heading": "Too many requests", "message": f"Try again in {wait} seconds."}
-    else:
-        context = {"heading": "Sorry, there is a problem", "message": "Go back, reload the page and try again."}
-    return _page(request, "error.html", context, status_code=exc.status_code, headers=exc.headers)
-
-
-class PageRoute(APIRoute):
-    """A route whose errors, from a dependency or the handler, are pages rather than JSON."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def page(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except NotFound:
-                return _page(request, "404.html", {}, status_code=404)
-            except FormExpired:
-                return _page(request, "400.html", {}, status_code=400)
-            except StarletteHTTPException as exc:
-                return _error_page(request, exc)
-            except Exception:
-                log.exception("web.unexpected_error", route=self.path)  # the pattern: a link's address is a secret
-                context = {"heading": "Sorry, there is a problem with the service", "message": "Try again later."}
-                return _page(request, "error.html", context, status_code=500)
-
-        return page
-
-
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
-
-
-async def posted_form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    if not Csrf(settings_of(request)).valid(request, form.get(CSRF_FIELD)):
-        raise FormExpired
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-PostedForm = Annotated[dict[str, str], Depends(posted_form)]
 Staff = Annotated[Principal, Depends(require(*ROLES))]
 
 
@@ -225,7 +145,7 @@ def sign_in_page(request: Request, done: str | None = None) -> Response:
 
 
 @router.post("/sign-in", dependencies=[Depends(within_rate_limit)])
-def ask_for_link(request: Request, form: PostedForm) -> Response:
+def ask_for_link(request: Request, form: pages.PostedForm) -> Response:
     settings = settings_of(request)
     email = form.get("email", "").strip().lower()
     error = _email_error(email)
@@ -273,7 +193,7 @@ def confirm_sign_in(request: Request, signed: str) -> Response:
 
 
 @router.post("/sign-in/{signed}", dependencies=[Depends(within_rate_limit)])
-def sign_in(request: Request, signed: str, _form: PostedForm) -> Response:
+def sign_in(request: Request, signed: str, _form: pages.PostedForm) -> Response:
     settings = settings_of(request)
     link = _read_link(settings, signed)
     if link.id is None:
@@ -307,7 +227,7 @@ def staff_home(request: Request, person: Staff) -> Response:
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, _form: PostedForm) -> Response:
+def sign_out(request: Request, _form: pages.PostedForm) -> Response:
     """Ends this browser's session; with none, there is nothing to end and the answer is the same."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.routing import APIRoute
-from jinja2 import Environment
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import handlers
 from services.intake.schemas import Submission, Withdrawal
@@ -27,8 +24,6 @@ from shared import lifecycle
 from shared.errors import Conflict, IllegalTransition, NotFound, StaleStatus
 from shared.logging import get_logger
 from shared.web import pages
-from shared.web.csrf import FIELD as CSRF_FIELD
-from shared.web.csrf import Csrf
 from shared.web.deps import settings_of, uow, within_rate_limit
 
 log = get_logger("ideahub.intake")
@@ -76,82 +71,9 @@ FIELDS = {
 }
 
 
-class FormExpired(Exception):
-    """A posted form without a valid CSRF token or submission id: nothing in it is used."""
-
-
-def _env() -> Environment:
-    return pages.environment("services.intake")
-
-
-def _page(
-    request: Request,
-    template: str,
-    context: Mapping[str, Any],
-    *,
-    status_code: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """Render a page, with a CSRF token for its forms (and the cookie, the first time)."""
-    csrf = Csrf(settings_of(request))
-    token = csrf.token(request)
-    response = pages.render(
-        request, _env(), template, {**context, "csrf_token": token.field}, status_code=status_code, headers=headers
-    )
-    csrf.set_cookie(response, token)
-    return response
-
-
-def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
-    if exc.status_code == 404:
-        return _page(request, "404.html", {}, status_code=404)
-    if exc.status_code == 429:
-        wait = (exc.headers or {}).get("Retry-After", "60")
-        heading, message = "Too many requests", f"You have sent a lot in a short time. Try again in {wait} seconds."
-    elif exc.status_code == 413:
-        heading, message = "Your form is too long", "Shorten what you wrote, then try again."
-    else:
-        heading, message = "Sorry, there is a problem", "Go back, reload the page and try again."
-    context = {"heading": heading, "message": message}
-    return _page(request, "error.html", context, status_code=exc.status_code, headers=exc.headers)
-
-
-class PageRoute(APIRoute):
-    """A route whose errors, from a dependency or the handler, are pages rather than JSON."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def page(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except NotFound:
-                return _page(request, "404.html", {}, status_code=404)
-            except FormExpired:
-                return _page(request, "400.html", {}, status_code=400)
-            except StarletteHTTPException as exc:
-                return _error_page(request, exc)
-            except Exception:
-                # The route's pattern, not the address: a status address carries its secret.
-                log.exception("web.unexpected_error", route=self.path)
-                context = {"heading": "Sorry, there is a problem with the service", "message": "Try again later."}
-                return _page(request, "error.html", context, status_code=500)
-
-        return page
-
-
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
-
-
-async def posted_form(request: Request) -> dict[str, str]:
-    """The posted fields, once the CSRF token is checked; a bad or missing token ends here with a 400 page."""
-    form = await request.form()
-    if not Csrf(settings_of(request)).valid(request, form.get(CSRF_FIELD)):
-        raise FormExpired
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+PAGES = pages.Pages("services.intake", site_name="Ideahub", home_url="/ideas/new")
+_page = PAGES.render
+router = PAGES.router()
 
 
 def _checked(token: str) -> str:
@@ -231,10 +153,10 @@ def new_idea(request: Request) -> Response:
 
 
 @router.post("/ideas/new", dependencies=[Depends(within_rate_limit)])
-def send_idea(request: Request, form: PostedForm) -> Response:
+def send_idea(request: Request, form: pages.PostedForm) -> Response:
     submission_id = form.get("submission_id", "")
     if not _SUBMISSION_ID.match(submission_id):
-        raise FormExpired
+        raise pages.FormExpired
     settings = settings_of(request)
     values = _form_values(form)
     submission, errors = validate(values, settings.departments)
@@ -309,7 +231,7 @@ def _answer_error(text: str) -> str:
 
 
 @router.post("/status/{token}/answer", dependencies=[Depends(within_rate_limit)])
-def answer(request: Request, token: str, form: PostedForm) -> Response:
+def answer(request: Request, token: str, form: pages.PostedForm) -> Response:
     text = form.get("answer", "")
     try:
         with uow(request) as session:
@@ -339,7 +261,7 @@ def confirm_withdrawal(request: Request, token: str) -> Response:
 
 
 @router.post("/status/{token}/withdraw", dependencies=[Depends(within_rate_limit)])
-def withdraw(request: Request, token: str, form: PostedForm) -> Response:
+def withdraw(request: Request, token: str, form: pages.PostedForm) -> Response:
     _checked(token)
     reason = form.get("reason", "")
     try:

@@ -7,22 +7,18 @@ not enough) and error messages in plain words. Whatever goes wrong is answered w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.review import handlers
 from services.review.schemas import DeclineIn, ReviewIn
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
 from shared.logging import get_logger
 from shared.web import pages
-from shared.web.csrf import FIELD as CSRF_FIELD
-from shared.web.csrf import Csrf
 from shared.web.deps import Principal, require, settings_of, uow
 
 log = get_logger("ideahub.review.web")
@@ -45,71 +41,12 @@ DONE = {
 }
 
 
-class FormExpired(Exception):
-    """A posted form without a valid CSRF token: nothing in it is used."""
-
-
-def _page(request: Request, template: str, context: Mapping[str, Any], *, status_code: int = 200) -> Response:
-    """A page with a CSRF token for its forms; never cached, as it shows unpublished ideas and private notes."""
-    csrf = Csrf(settings_of(request))
-    token = csrf.token(request)
-    response = pages.render(
-        request,
-        pages.environment("services.review"),
-        template,
-        {**context, "csrf_token": token.field},
-        status_code=status_code,
-        headers=pages.PRIVATE,
-    )
-    csrf.set_cookie(response, token)
-    return response
-
-
-def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
-    if exc.status_code == 401:
-        return _page(request, "401.html", {}, status_code=401)
-    if exc.status_code == 403:
-        context = {"heading": "You cannot use this page", "message": "It is for reviewers."}
-    else:
-        context = {"heading": "Sorry, there is a problem", "message": "Go back, reload the page and try again."}
-    return _page(request, "error.html", context, status_code=exc.status_code)
-
-
-class PageRoute(APIRoute):
-    """A route whose errors, from a dependency or the handler, are pages rather than JSON."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def page(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except NotFound:
-                return _page(request, "404.html", {}, status_code=404)
-            except FormExpired:
-                return _page(request, "400.html", {}, status_code=400)
-            except StarletteHTTPException as exc:
-                return _error_page(request, exc)
-            except Exception:
-                log.exception("web.unexpected_error", route=self.path)
-                context = {"heading": "Sorry, there is a problem with the service", "message": "Try again later."}
-                return _page(request, "error.html", context, status_code=500)
-
-        return page
-
-
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+PAGES = pages.Pages(
+    "services.review", site_name="Ideahub staff", home_url="/staff", private=True, forbidden="It is for reviewers."
+)
+_page = PAGES.render
+router = PAGES.router()
 Reviewer = Annotated[Principal, Depends(require("reviewer"))]
-
-
-async def posted_form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    if not Csrf(settings_of(request)).valid(request, form.get(CSRF_FIELD)):
-        raise FormExpired
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-PostedForm = Annotated[dict[str, str], Depends(posted_form)]
 
 
 @router.get("/reviews")
@@ -174,7 +111,7 @@ def _review_errors(exc: ValidationError, form: Mapping[str, str]) -> dict[str, s
 
 
 @router.post("/reviews/tasks/{task_id}")
-def post_review(request: Request, task_id: int, reviewer: Reviewer, form: PostedForm) -> Response:
+def post_review(request: Request, task_id: int, reviewer: Reviewer, form: pages.PostedForm) -> Response:
     recommendation = form.get("recommendation", "")
     body = {
         "scores": {name: form.get(name, "") for name, _, _ in RUBRIC},
@@ -204,7 +141,7 @@ def decline_page(request: Request, task_id: int, reviewer: Reviewer) -> Response
 
 
 @router.post("/reviews/tasks/{task_id}/decline")
-def decline(request: Request, task_id: int, reviewer: Reviewer, form: PostedForm) -> Response:
+def decline(request: Request, task_id: int, reviewer: Reviewer, form: pages.PostedForm) -> Response:
     reason = form.get("reason", "")
     try:
         body = DeclineIn(reason=reason)

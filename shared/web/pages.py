@@ -1,28 +1,40 @@
-"""HTML pages in the GOV.UK Design System's look, for any service: templates, assets and form errors.
+"""HTML pages in the GOV.UK Design System's look, for any service: templates, assets, CSRF and errors.
 
-Each service keeps its pages in its own `templates/` folder and renders them through
-`environment(package)`, which escapes every value. The GOV.UK Frontend stylesheet,
-script, fonts and images come from the `govuk-frontend` npm package and are served at
-`/assets`; without them the pages still work, plainly styled (`assets_available` is False).
+A service makes one `Pages(package, ...)` and takes its router from it. Its pages live in its own
+`templates/` folder; the page layout, the form macros and the error pages are shared (this
+package's `templates/`), and a service overrides any of them by keeping a file of the same name.
+Every value is escaped. Every form carries a CSRF token, checked by the `PostedForm` dependency,
+and every error on a page route (from a dependency or the handler) is answered with a page.
+
+The GOV.UK Frontend stylesheet, script, fonts and images come from the `govuk-frontend` npm
+package and are served at `/assets`; without them the pages still work, plainly styled
+(`assets_available` is False).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from fastapi import APIRouter, Depends
+from fastapi.routing import APIRoute
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from shared.config import Settings
+from shared.errors import NotFound
+from shared.web.csrf import FIELD as CSRF_FIELD
+from shared.web.csrf import Csrf
 from shared.logging import get_logger
 
 log = get_logger("ideahub.web")
@@ -118,7 +130,7 @@ def govuk_datetime(value: str | datetime) -> str:
 def environment(package: str) -> Environment:
     """The Jinja2 environment for a service's `templates/` folder: every value escaped, no silent blanks."""
     env = Environment(
-        loader=PackageLoader(package, "templates"),
+        loader=ChoiceLoader([PackageLoader(package, "templates"), PackageLoader("shared.web", "templates")]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -142,3 +154,104 @@ def render(
         {"assets_available": assets_available(request), "assets_url": ASSETS_URL, "errors": {}, **context}
     )
     return HTMLResponse(html, status_code=status_code, headers={**_HEADERS, **(headers or {})})
+
+
+class FormExpired(Exception):
+    """A posted form without a valid CSRF token (or a form id): nothing in it is used."""
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    """The posted fields, once the CSRF token is checked; a bad or missing token ends in the 400 page."""
+    form = await request.form()
+    if not Csrf(request.app.state.settings).valid(request, form.get(CSRF_FIELD)):
+        raise FormExpired
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+PostedForm = Annotated[dict[str, str], Depends(posted_form)]
+
+
+@dataclass(frozen=True)
+class Pages:
+    """One area's pages: its templates, its header, and how its errors read.
+
+    `private` pages (anything showing a name, a secret link or unpublished work) are never cached.
+    `forbidden` is what a 403 page says: who the area is for.
+    """
+
+    package: str
+    site_name: str = "Ideahub"
+    home_url: str = "/ideas/new"
+    private: bool = False
+    forbidden: str = "Your role does not include it."
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: Mapping[str, Any],
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Render a page, with a CSRF token for its forms (and the cookie, the first time)."""
+        csrf = Csrf(request.app.state.settings)
+        token = csrf.token(request)
+        page_context = {"site_name": self.site_name, "home_url": self.home_url, **context, "csrf_token": token.field}
+        response = render(
+            request,
+            environment(self.package),
+            template,
+            page_context,
+            status_code=status_code,
+            headers={**(PRIVATE if self.private else {}), **(headers or {})},
+        )
+        csrf.set_cookie(response, token)
+        return response
+
+    def error(self, request: Request, exc: StarletteHTTPException) -> Response:
+        """The page for an HTTP error raised by a dependency (401, 403, 429...) or the handler."""
+        status = exc.status_code
+        if status in (400, 401, 404):
+            return self.render(request, f"{status}.html", {}, status_code=status, headers=exc.headers)
+        if status == 403:
+            heading, message = "You cannot use this page", self.forbidden
+        elif status == 429:
+            wait = (exc.headers or {}).get("Retry-After", "60")
+            heading, message = "Too many requests", f"You have sent a lot in a short time. Try again in {wait} seconds."
+        elif status == 413:
+            heading, message = "Your form is too long", "Shorten what you wrote, then try again."
+        else:
+            heading, message = "Sorry, there is a problem", "Go back, reload the page and try again."
+        context = {"heading": heading, "message": message}
+        return self.render(request, "error.html", context, status_code=status, headers=exc.headers)
+
+    def router(self) -> APIRouter:
+        """An APIRouter whose routes answer every error with one of these pages, never JSON."""
+        kit = self
+
+        class PageRoute(APIRoute):
+            def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+                handle = super().get_route_handler()
+
+                async def page(request: Request) -> Response:
+                    try:
+                        return await handle(request)
+                    except NotFound:
+                        return kit.render(request, "404.html", {}, status_code=404)
+                    except FormExpired:
+                        return kit.render(request, "400.html", {}, status_code=400)
+                    except StarletteHTTPException as exc:
+                        return kit.error(request, exc)
+                    except Exception:
+                        # The route's pattern, not the address: some addresses carry a secret.
+                        log.exception("web.unexpected_error", route=self.path)
+                        context = {
+                            "heading": "Sorry, there is a problem with the service",
+                            "message": "Try again later.",
+                        }
+                        return kit.render(request, "error.html", context, status_code=500)
+
+                return page
+
+        return APIRouter(include_in_schema=False, route_class=PageRoute)
