@@ -119,12 +119,11 @@ def escalate_idea(
     )
 
 
-def _decide_at_deadline(
-    session: Session, idea: lifecycle.IdeaState, *, settings: Settings, cause: EventBase | None
-) -> int:
+def _close_awaited(session: Session, idea_id: int, *, state: str) -> list[int]:
+    """Close the idea's awaited tasks as `state`; the reviewers whose task this call closed (a racer closes none)."""
     awaited = session.execute(
         select(ReviewTask.id, ReviewTask.reviewer_id).where(
-            ReviewTask.idea_id == idea.id, ReviewTask.state.in_(handlers.WAITING)
+            ReviewTask.idea_id == idea_id, ReviewTask.state.in_(handlers.WAITING)
         )
     ).all()
     closed = []
@@ -132,11 +131,18 @@ def _decide_at_deadline(
         result = session.execute(
             update(ReviewTask)
             .where(ReviewTask.id == task_id, ReviewTask.state.in_(handlers.WAITING))
-            .values(state="expired")
+            .values(state=state)
             .execution_options(synchronize_session=False)
         )
         if _rowcount(result) == 1:
             closed.append(reviewer_id)
+    return closed
+
+
+def _decide_at_deadline(
+    session: Session, idea: lifecycle.IdeaState, *, settings: Settings, cause: EventBase | None
+) -> int:
+    closed = _close_awaited(session, idea.id, state="expired")
     if not closed:
         return 0
     reviews = handlers.reviews_in(session, idea.id)
@@ -293,21 +299,7 @@ def resume(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) 
 
 def close_for_final(session: Session, event: IdeaStatusChangedV1) -> None:
     """An idea withdrawn (or otherwise final) while in review: its awaited tasks close and free their reviewers."""
-    awaited = session.execute(
-        select(ReviewTask.id, ReviewTask.reviewer_id).where(
-            ReviewTask.idea_id == event.idea_id, ReviewTask.state.in_(handlers.WAITING)
-        )
-    ).all()
-    closed = []
-    for task_id, reviewer_id in awaited:
-        result = session.execute(
-            update(ReviewTask)
-            .where(ReviewTask.id == task_id, ReviewTask.state.in_(handlers.WAITING))
-            .values(state="cancelled")
-            .execution_options(synchronize_session=False)
-        )
-        if _rowcount(result) == 1:
-            closed.append(reviewer_id)
+    closed = _close_awaited(session, event.idea_id, state="cancelled")
     session.execute(
         update(Question)
         .where(Question.idea_id == event.idea_id, Question.state == "open")
