@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.contracts.events import utcnow
-from shared.db.models import FailedMessage, Idea, Notification, Offer, ReviewTask
+from shared.db.models import FailedMessage, Idea, Notification, Offer, OutboxMessage, ReviewTask
+from shared.errors import NotFound
 from shared.lifecycle import Status
 from shared.web.deps import Principal, require, uow
 from shared.worker.broker import queue_depths
@@ -34,6 +36,46 @@ class Pipeline(BaseModel):
     failed_messages: list[FailedView]
     # Failed or unconfirmed notifications: listed at /api/v1/admin/notifications, resendable there.
     failed_notifications: int
+
+
+class TimelineEntry(BaseModel):
+    """One event of an idea, as committed: what happened, when, and whether it has been published yet."""
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    published: bool
+    data: dict[str, Any]
+
+
+# The envelope every event carries: shown once per entry, not repeated in `data`.
+_ENVELOPE = {"event_id", "type", "version", "occurred_at", "idea_id", "idea_reference", "correlation_id"}
+
+
+def timeline(session: Session, reference: str) -> list[TimelineEntry]:
+    """Every event about an idea in the order it was committed: status changes, assignments, reminders,
+    escalations, offers, notifications that failed. The outbox is the idea's full history."""
+    idea_id = session.scalar(select(Idea.id).where(Idea.reference == reference))
+    if idea_id is None:
+        raise NotFound(f"no idea with reference {reference}")
+    rows = session.execute(
+        select(OutboxMessage.payload, OutboxMessage.published_at)
+        .where(OutboxMessage.idea_id == idea_id)
+        .order_by(OutboxMessage.id)
+    ).all()
+    entries = []
+    for payload, published_at in rows:
+        event = json.loads(payload)
+        entries.append(
+            TimelineEntry(
+                event_id=event["event_id"],
+                type=event["type"],
+                occurred_at=event["occurred_at"],
+                published=published_at is not None,
+                data={k: v for k, v in event.items() if k not in _ENVELOPE},
+            )
+        )
+    return entries
 
 
 def ping_broker(runtime: Any) -> None:
@@ -86,3 +128,11 @@ def get_pipeline(request: Request, _admin: Annotated[Principal, Depends(require(
     depths = current_depths(request.app.state.runtime)
     with uow(request) as session:
         return pipeline(session, now=utcnow(), depths=depths)
+
+
+@router.get("/ideas/{reference}/timeline", response_model=list[TimelineEntry])
+def get_timeline(
+    request: Request, reference: str, _admin: Annotated[Principal, Depends(require("admin"))]
+) -> list[TimelineEntry]:
+    with uow(request) as session:
+        return timeline(session, reference)

@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Executable, any_, bindparam, func, select
+from sqlalchemy import BigInteger, Executable, bindparam, func, select, true, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,10 @@ ROWS = 4
 # A pair at 0.5 shares 4 bands on average and one at 0.2 shares 0.1, so the close ones come
 # first, and the work per idea stays bounded however large the store grows.
 MAX_SCORED = 15
+# At most this many ideas are read from any one band (the newest), so that a crowded band (many
+# ideas on one topic, worded alike) costs the same as a quiet one: without it, N near-identical
+# ideas make each screening read all N, and screening slows as the store grows.
+PER_BAND = 40
 # At most this many candidates are kept for reviewers, best first.
 MAX_KEPT = 5
 
@@ -158,18 +162,33 @@ def _statements(dialect: str) -> tuple[Executable, Executable]:
     """
     if dialect == "postgresql":
         band_values: Any = bindparam("bands", type_=postgresql.ARRAY(BigInteger))
-        in_bands = _bands.c.band == any_(band_values)
+        wanted = func.unnest(band_values).table_valued("band").render_derived(name="wanted")
+        newest = (
+            select(_bands.c.idea_id)
+            .where(_bands.c.band == wanted.c.band, _bands.c.idea_id != bindparam("idea_id"))
+            .order_by(_bands.c.idea_id.desc())
+            .limit(PER_BAND)
+            .lateral("newest")
+        )
+        found = select(newest.c.idea_id).select_from(wanted).join(newest, true()).subquery("found")
         insert = _bands.insert().from_select(
             ["band", "idea_id"], select(func.unnest(band_values), bindparam("idea_id", type_=BigInteger))
         )
-    else:
-        in_bands = _bands.c.band.in_(bindparam("bands", expanding=True))
+    else:  # one bounded subquery a band, each an index range read (SQLite has no LATERAL)
+        per_band = [
+            select(_bands.c.idea_id)
+            .where(_bands.c.band == bindparam(f"band_{i}"), _bands.c.idea_id != bindparam("idea_id"))
+            .order_by(_bands.c.idea_id.desc())
+            .limit(PER_BAND)
+            .subquery(f"band_{i}")
+            for i in range(BANDS)
+        ]
+        found = union_all(*(select(part.c.idea_id) for part in per_band)).subquery("found")
         insert = _bands.insert().values(band=bindparam("band"), idea_id=bindparam("idea_id"))
     sharing = (
-        select(_bands.c.idea_id)
-        .where(in_bands, _bands.c.idea_id != bindparam("idea_id"))
-        .group_by(_bands.c.idea_id)
-        .order_by(func.count().desc(), _bands.c.idea_id.desc())
+        select(found.c.idea_id)
+        .group_by(found.c.idea_id)
+        .order_by(func.count().desc(), found.c.idea_id.desc())
         .limit(MAX_SCORED)
         .subquery()
     )
@@ -204,7 +223,10 @@ def find_and_index(session: Session, idea_id: int, *, threshold: float, now: dat
     if not keys:
         return []
     texts, insert = _statements(connection.dialect.name)
-    candidates = connection.execute(texts, {"bands": keys, "idea_id": idea_id})
+    if connection.dialect.name == "postgresql":
+        candidates = connection.execute(texts, {"bands": keys, "idea_id": idea_id})
+    else:
+        candidates = connection.execute(texts, {f"band_{i}": key for i, key in enumerate(keys)} | {"idea_id": idea_id})
     matches = best_matches(
         own,
         ((row.id, shingles(idea_text(row.title, row.problem, row.proposal))) for row in candidates),

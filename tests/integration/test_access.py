@@ -107,6 +107,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     # Administration.
     ("GET", "/api/v1/admin/pipeline"): (401, 401, 403, 403, 200),
     ("GET", "/api/v1/admin/notifications"): (401, 401, 403, 403, 200),
+    ("GET", "/api/v1/admin/ideas/{reference}/timeline"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/notifications/{notification_id}/resend"): (401, 401, 403, 403, 404),
     # Signing in is open to anyone; the staff page is for staff; signing out ends whatever session there is.
     ("GET", "/sign-in"): (200, 200, 200, 200, 200),

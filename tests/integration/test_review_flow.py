@@ -467,3 +467,32 @@ def test_a_reviewer_hands_a_task_back_through_the_pages(world: World, client: Te
     assert world.tasks(idea)["r2"] == "declined"
     assert "another reviewer will be given it" in client.get(done.headers["location"]).text
     assert client.get("/reviews/tasks/987654").status_code == 404
+
+
+def test_reminders_and_escalations_are_in_the_idea_timeline_that_administrators_see(
+    world: World, client: TestClient
+) -> None:
+    people.add(world.settings, email="ada@example.gov.uk", name="Ada Admin", role="admin")
+    idea = world.screened()
+    with world.session() as session:
+        reference = str(session.scalar(select(Idea.reference).where(Idea.id == idea)))
+        session.execute(
+            update(ReviewTask).where(ReviewTask.idea_id == idea).values(due_at=utcnow() + timedelta(seconds=300))
+        )
+    deadlines.sweep(world.runtime.session_factory, world.settings)  # the reminders
+    world.overdue(idea)
+    deadlines.sweep(world.runtime.session_factory, world.settings)  # the escalations
+
+    answer = client.get(f"/api/v1/admin/ideas/{reference}/timeline", headers=bearer(world, "ada"))
+    assert answer.status_code == 200, answer.text
+    types = [entry["type"] for entry in answer.json()]
+    assert types[:2] == ["idea.received.v1", "idea.status_changed.v1"]
+    assert types.count("review.reminder.v1") == 2
+    assert types.count("review.escalated.v1") == 2
+    assert types.index("review.reminder.v1") < types.index("review.escalated.v1")
+    escalated = next(e for e in answer.json() if e["type"] == "review.escalated.v1")
+    assert escalated["data"]["reviewer_id"] in (world.ids["r1"], world.ids["r2"])
+    assert escalated["published"] is False  # no relay runs here: committed, waiting to be published
+
+    assert client.get(f"/api/v1/admin/ideas/{reference}/timeline", headers=bearer(world, "r1")).status_code == 403
+    assert client.get("/api/v1/admin/ideas/IH-2026-999999/timeline", headers=bearer(world, "ada")).status_code == 404
