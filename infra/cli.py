@@ -91,8 +91,8 @@ def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")]
             from infra.demo import load_demo
 
             load_demo(s)
-        children = [Child("web", ideahub_command("serve"))]
-        children.append(Child("smtp", ideahub_command("smtp")))
+        # Email intake runs inside the web process: one Python process fewer (about 100 MB).
+        children = [Child("web", ideahub_command("serve", "--smtp"))]
         if s.imap_url:
             children.append(Child("imap", ideahub_command("imap")))
         children.append(Child("relay", ideahub_command("relay")))
@@ -111,20 +111,47 @@ def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")]
 
 
 @app.command()
-def serve(workers: Annotated[int, typer.Option(help="Web server processes.")] = 1) -> None:
+def serve(
+    workers: Annotated[int, typer.Option(help="Web server processes.")] = 1,
+    smtp: Annotated[bool, typer.Option(help="Also run email intake (as `ideahub smtp`) in this process.")] = False,
+) -> None:
     """Run the web app and HTTP API."""
     import uvicorn
 
     s = settings()
-    uvicorn.run(
-        "infra.asgi:create",
-        factory=True,
-        host=s.http_host,
-        port=s.http_port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    intake = _start_smtp(s) if smtp else None
+    try:
+        uvicorn.run(
+            "infra.asgi:create",
+            factory=True,
+            host=s.http_host,
+            port=s.http_port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if intake is not None:
+            server, runtime = intake
+            server.stop()
+            runtime.close()
+
+
+def _start_smtp(s: Settings) -> tuple[Any, Any]:
+    """The SMTP intake server on its own thread, with its own connections; stopped by the caller."""
+    from infra.composition import Runtime
+    from services.intake import smtp as intake_smtp
+
+    database_ready(s)
+    runtime = Runtime(s, pool_size=intake_smtp.THREADS)
+    server = intake_smtp.IntakeServer(s, runtime.session_factory)
+    try:
+        server.start()
+    except OSError as exc:  # the port is taken, or not ours to bind
+        runtime.close()
+        err.print(f"Cannot listen on {s.http_host}:{s.smtp_intake_port}: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    return server, runtime
 
 
 @app.command()
