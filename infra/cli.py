@@ -292,6 +292,22 @@ def db_upgrade() -> None:
     console.print("The database is up to date.")
 
 
+@db_app.command("index-duplicates")
+def db_index_duplicates() -> None:
+    """Index ideas stored before the duplicate search existed, so that new ideas are compared with them too."""
+    from infra.composition import Runtime
+    from services.review.similarity import index_unindexed
+
+    s = settings()
+    database_ready(s)
+    runtime = Runtime(s, pool_size=1)
+    try:
+        indexed = index_unindexed(runtime.session_factory)
+    finally:
+        runtime.close()
+    console.print(f"Indexed {indexed} ideas for the duplicate search.", markup=False)
+
+
 @users_app.command("add")
 def users_add(
     email: Annotated[str, typer.Option(help="Their email address.")],

@@ -24,12 +24,13 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Executable, bindparam, func, select, true, union_all
+from sqlalchemy import BigInteger, Connection, Executable, bindparam, exists, func, select, true, union_all
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.review.schemas import DuplicateView
 from shared.db.models import DuplicateCandidate, Idea, SimilarityBand
+from shared.db.uow import unit_of_work
 
 # 64 bands of 4 rows (256 values). A pair at Jaccard 0.5 shares a band with probability 0.984,
 # at 0.6 with 0.9998, at 0.4 with 0.81, at 0.2 with 0.098 and at 0.1 with 0.006: near the
@@ -237,11 +238,45 @@ def find_and_index(session: Session, idea_id: int, *, threshold: float, now: dat
             _NEW_CANDIDATE,
             [{"idea_id": idea_id, "other_idea_id": m.idea_id, "score": m.score, "found_at": now} for m in matches],
         )
+    _index(connection, insert, idea_id, keys)
+    return matches
+
+
+def _index(connection: Connection, insert: Executable, idea_id: int, keys: list[int]) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(insert, {"bands": keys, "idea_id": idea_id})
     else:
         connection.execute(insert, [{"band": key, "idea_id": idea_id} for key in keys])
-    return matches
+
+
+_UNINDEXED = (
+    select(_ideas.c.id, _ideas.c.title, _ideas.c.problem, _ideas.c.proposal)
+    .where(_ideas.c.id > bindparam("after"), ~exists().where(_bands.c.idea_id == _ideas.c.id))
+    .order_by(_ideas.c.id)
+    .limit(bindparam("batch"))
+)
+
+
+def index_unindexed(session_factory: sessionmaker[Session], *, batch: int = 500) -> int:
+    """Index the ideas screening never indexed (those stored before the duplicate search existed).
+
+    Bands only: no candidates are recorded for them, but every idea screened afterwards is compared
+    with them. A transaction a batch; running it again indexes nothing twice. Returns how many it indexed.
+    """
+    indexed, after = 0, 0
+    while True:
+        with unit_of_work(session_factory) as session:
+            connection = session.connection()
+            rows = connection.execute(_UNINDEXED, {"after": after, "batch": batch}).all()
+            if not rows:
+                return indexed
+            _, insert = _statements(connection.dialect.name)
+            for row in rows:
+                keys = bands(signature(shingles(idea_text(row.title, row.problem, row.proposal))))
+                if keys:  # an idea without words has no bands: it is like nothing
+                    _index(connection, insert, row.id, keys)
+                    indexed += 1
+            after = rows[-1].id
 
 
 # What reviewers and administrators see of a likely duplicate: never who sent it.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from infra import people
 from infra.app import create_app
@@ -15,6 +15,7 @@ from infra.composition import Runtime
 from services.intake.handlers import submit_idea, withdraw
 from services.intake.schemas import Submission
 from services.review import handlers
+from services.review.similarity import index_unindexed
 from shared.config import Settings
 from shared.contracts.events import IdeaReceivedV1
 from shared.db.models import DuplicateCandidate, Idea, OutboxMessage, SimilarityBand
@@ -189,3 +190,34 @@ def test_a_withdrawn_idea_is_still_a_candidate_with_its_status_shown(world: Worl
     view = world.client.get(f"/api/v1/ideas/{second_ref}", headers=world.admin).json()
     assert [(d["reference"], d["status"]) for d in view["duplicates"]] == [(first_ref, "withdrawn")]
     assert world.status(first) == "withdrawn"
+
+
+def test_ideas_stored_before_the_duplicate_search_are_indexed_once_and_then_found(world: World) -> None:
+    libraries = {
+        "title": "Return library books at any branch in the county",
+        "problem": "Borrowers must return books to the branch they borrowed from, so people who work in another "
+        "town pay fines or make a special journey every three weeks.",
+        "idea": "Let any branch take back any book and send it home on the weekly van that already runs between "
+        "the branches, with the loan closed when it is scanned.",
+    }
+    with unit_of_work(world.runtime.session_factory) as session:  # stored, never screened: no bands
+        old = submit_idea(
+            session,
+            Submission.model_validate({"email": "someone@example.gov.uk", **libraries}),
+            channel="import",
+            departments=world.settings.departments,
+        ).id
+    assert index_unindexed(world.runtime.session_factory) == 1
+    assert index_unindexed(world.runtime.session_factory) == 0  # nothing twice
+    with unit_of_work(world.runtime.session_factory) as session:
+        assert session.scalar(select(func.count()).where(SimilarityBand.idea_id == old)) == 64
+    reworded = {
+        "title": "Return library books to any branch in the county",
+        "problem": "Books must go back to the branch they came from, so borrowers who work in another town make "
+        "a special journey every three weeks or pay fines.",
+        "idea": "Any branch takes back any book and sends it home on the weekly van already running between the "
+        "branches; the loan closes when the book is scanned.",
+    }
+    new, _, _ = world.screened(reworded)
+    assert [other for other, _ in world.candidates(new)] == [old]
+    assert world.candidates(old) == []
