@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+from texts import Texts
 
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.uow import unit_of_work
-
-DEPARTMENTS = ["Benefits", "Health", "Housing", "Justice", "Transport", "Other"]
 
 
 @dataclass
@@ -43,13 +42,32 @@ class Submitted:
         self.last_answered = max(self.last_answered, answered)
 
 
+# One idea in COPY_EVERY is a reworded near-copy of an earlier one, for the duplicate search to find.
+COPY_EVERY = 20
+_texts: Texts | None = None
+
+
+def idea_text(index: int) -> tuple[str, str, str, str]:
+    """Idea `index`'s department, title, problem and proposal: the same for the same index in every run."""
+    global _texts  # noqa: PLW0603 - the vocabulary is built once, on first use
+    if _texts is None:
+        _texts = Texts(seed=0)
+    if index % COPY_EVERY == COPY_EVERY - 1 and index >= COPY_EVERY:
+        original = idea_text(index - COPY_EVERY // 2)
+        _texts.rng.seed(index)
+        return _texts.reworded(original, change=0.1)
+    _texts.rng.seed(index)
+    return _texts.idea()
+
+
 def idea_payload(index: int) -> dict[str, Any]:
+    department, title, problem, proposal = idea_text(index)
     return {
-        "title": f"Bench idea {index}",
-        "problem": f"Problem number {index}: people wait too long for the thing they need.",
-        "idea": f"Idea number {index}: let them book it online and send a reminder the day before.",
+        "title": title[:200],
+        "problem": problem,
+        "idea": proposal,
         "email": f"staff{index}@bench.example.gov.uk",
-        "department": DEPARTMENTS[index % len(DEPARTMENTS)],
+        "department": department,
     }
 
 

@@ -154,8 +154,11 @@ class Settings(BaseSettings):
     review_reminder: DurationField = Duration(2, "d")
     info_reminder: DurationField = Duration(2, "d")
     offer_reminder: DurationField = Duration(1, "d")
-    # How often each worker sweeps for overdue work whose delayed message was lost.
+    # How often each worker sweeps for due reminders and deadlines: those further away than the horizon
+    # when they were set (a worker would hold their delayed message in memory all that time), and any
+    # whose delayed message was lost.
     deadline_sweep_seconds: float = Field(default=60.0, gt=0)
+    deadline_message_horizon_seconds: float = Field(default=3600.0, ge=0)
 
     # Processes and threads. Database-heavy stages do better with more processes and fewer threads.
     worker_processes: int = Field(default=1, ge=1, le=32)

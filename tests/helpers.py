@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.models import Idea, Notification
+from shared.db.models import Idea, Notification, Person, ReviewTask
 from shared.db.uow import unit_of_work
 
 T = TypeVar("T")
@@ -44,6 +44,18 @@ def smtp_server(handler: object) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
+
+
+def load_by(key: object) -> Select[tuple[object, int]]:
+    """Each reviewer's load, keyed by `key` (a Person column): the tasks still waiting for them (open or asked)."""
+    waiting = ReviewTask.state.in_(("open", "asked"))
+    return (
+        select(key, func.count(ReviewTask.id))  # type: ignore[call-overload]
+        .select_from(Person)
+        .outerjoin(ReviewTask, (ReviewTask.reviewer_id == Person.id) & waiting)
+        .where(Person.role == "reviewer")
+        .group_by(key)
+    )
 
 
 def wait_for(check: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:

@@ -146,7 +146,6 @@ def _decide_at_deadline(
     if not closed:
         return 0
     reviews = handlers.reviews_in(session, idea.id)
-    handlers.shift_load(session, released=closed, taken=[])
     handlers.apply_decision(
         session,
         idea,
@@ -190,7 +189,6 @@ def _replace(
     if replacement is not None:
         events.append(handlers.assigned_event(idea, replacement, cause))
     outbox.emit(session, *events)
-    handlers.shift_load(session, released=[reviewer_id], taken=[replacement.reviewer_id] if replacement else [])
     log.warning("review.escalated", task_id=task_id, replaced=replacement is not None)
     return 1
 
@@ -299,14 +297,13 @@ def resume(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) 
 
 def close_for_final(session: Session, event: IdeaStatusChangedV1) -> None:
     """An idea withdrawn (or otherwise final) while in review: its awaited tasks close and free their reviewers."""
-    closed = _close_awaited(session, event.idea_id, state="cancelled")
+    _close_awaited(session, event.idea_id, state="cancelled")
     session.execute(
         update(Question)
         .where(Question.idea_id == event.idea_id, Question.state == "open")
         .values(state="expired")
         .execution_options(synchronize_session=False)
     )
-    handlers.shift_load(session, released=closed, taken=[])
 
 
 # The sweep

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, bindparam, case, exists, func, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from services.review import similarity
@@ -45,41 +45,53 @@ Status = lifecycle.Status
 
 
 _people = Person.__table__
+_tasks = ReviewTask.__table__
+
+# The tasks that count against a reviewer: those still waiting for them (a question's task waits too).
+WAITING = ("open", "asked")
+
+# A reviewer's load is counted from their tasks when reviewers are chosen, never kept in a counter: a
+# counter on each reviewer's row is a row every screening updates, and its lock, held until commit,
+# made screenings wait for one another. The count stops at LOAD_CAP, so that choosing costs the same
+# however many tasks are waiting: past it a reviewer is simply busy, and among equally loaded reviewers
+# the one given a task longest ago goes first (a round robin). Both read an index alone.
+LOAD_CAP = 50
+_waiting = (
+    select(literal(1))
+    .where(_tasks.c.reviewer_id == _people.c.id, _tasks.c.state.in_(WAITING))
+    .correlate(_people)
+    .limit(LOAD_CAP)
+    .subquery("waiting")
+)
+_load = select(func.count()).select_from(_waiting).scalar_subquery()
+_last_given = func.coalesce(
+    select(func.max(_tasks.c.id)).where(_tasks.c.reviewer_id == _people.c.id).correlate(_people).scalar_subquery(),
+    0,
+)
+
+
+def _by_fit_then_load(query: Select[tuple[int]]) -> Select[tuple[int]]:
+    """The idea's department first, then its theme, then the least loaded, then the longest since a task.
+
+    A NULL department or theme matches nobody, so it sorts everyone alike.
+    """
+    return query.order_by(
+        case((_people.c.department == bindparam("department"), 0), else_=1),
+        case((_people.c.themes.contains(bindparam("theme")), 0), else_=1),
+        _load,
+        _last_given,
+        _people.c.id,
+    )
 
 
 @cache
 def _reviewer_choice(count: int) -> Select[tuple[int]]:
-    """Built once per count: a NULL department or theme matches nobody, so it sorts everyone alike."""
-    return (
-        select(_people.c.id)
-        .where(_people.c.role == "reviewer", _people.c.active.is_(True), _people.c.email != bindparam("exclude"))
-        .order_by(
-            case((_people.c.department == bindparam("department"), 0), else_=1),
-            case((_people.c.themes.contains(bindparam("theme")), 0), else_=1),
-            _people.c.open_tasks,
-            _people.c.id,
+    """Built once per count."""
+    return _by_fit_then_load(
+        select(_people.c.id).where(
+            _people.c.role == "reviewer", _people.c.active.is_(True), _people.c.email != bindparam("exclude")
         )
-        .limit(count)
-    )
-
-
-# Run last in a transaction: the row lock on each reviewer is held until commit.
-_LOAD_CHANGE = (
-    update(_people)
-    .where(_people.c.id == bindparam("reviewer_id"))
-    .values(open_tasks=_people.c.open_tasks + bindparam("by"))
-)
-
-
-def change_load(session: Session, reviewer_ids: list[int], by: int) -> None:
-    """Count tasks opened (+1) or closed (-1) against their reviewers.
-
-    One row at a time in id order: a single `UPDATE ... WHERE id IN (...)` locks rows in
-    the table's physical order, and two screenings could then deadlock.
-    """
-    connection = session.connection()
-    for reviewer_id in sorted(reviewer_ids):
-        connection.execute(_LOAD_CHANGE, {"reviewer_id": reviewer_id, "by": by})
+    ).limit(count)
 
 
 def choose_reviewers(
@@ -135,7 +147,6 @@ def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) 
         cause=event,
     )
     outbox.emit(session, *assigned)
-    change_load(session, reviewers, +1)
     log.info("review.idea_screened", reviewers=len(reviewers), duplicates=len(duplicates))
 
 
@@ -232,7 +243,6 @@ def submit_review(session: Session, task_id: int, review: ReviewIn, *, reviewer:
         outbox.emit(session, submitted)
         return
     outbox.emit(session, submitted)
-    change_load(session, [reviewer.id], -1)
 
 
 def _ask(
@@ -279,7 +289,6 @@ def decline_task(session: Session, task_id: int, reason: str, *, reviewer: Princ
             event_for(ReviewEscalatedV1, idea, None, task_id=task_id, reviewer_id=reviewer.id, reason="declined")
         )
     outbox.emit(session, *events)
-    shift_load(session, released=[reviewer.id], taken=[replacement.reviewer_id] if replacement else [])
     log.info("review.task_declined", replaced=replacement is not None)
     if replacement is None and idea.status is Status.IN_REVIEW:
         decide_if_complete(session, idea, settings=settings, cause=None)
@@ -293,29 +302,20 @@ class NewTask:
     due_at: datetime
 
 
-_tasks = ReviewTask.__table__
-_REPLACEMENT = (
-    select(_people.c.id)
-    .where(
+_REPLACEMENT = _by_fit_then_load(
+    select(_people.c.id).where(
         _people.c.role == "reviewer",
         _people.c.active.is_(True),
         _people.c.email != bindparam("exclude"),
         ~exists().where(_tasks.c.idea_id == bindparam("idea_id"), _tasks.c.reviewer_id == _people.c.id),
     )
-    .order_by(
-        case((_people.c.department == bindparam("department"), 0), else_=1),
-        case((_people.c.themes.contains(bindparam("theme")), 0), else_=1),
-        _people.c.open_tasks,
-        _people.c.id,
-    )
-    .limit(1)
-)
+).limit(1)
 
 
 def assign_replacement(session: Session, idea_id: int, *, now: datetime, settings: Settings) -> NewTask | None:
     """A new task, with a fresh deadline, for a reviewer who never had this idea and is not its submitter.
 
-    The caller counts the load (`shift_load`) and emits ReviewAssignedV1 (`_assigned`).
+    The caller emits ReviewAssignedV1 (`assigned_event`).
     """
     idea = session.execute(select(Idea.department, Idea.theme, Idea.submitter_email).where(Idea.id == idea_id)).one()
     reviewer_id = session.scalar(
@@ -335,19 +335,6 @@ def assign_replacement(session: Session, idea_id: int, *, now: datetime, setting
         _NEW_TASKS, {"idea_id": idea_id, "reviewer_id": reviewer_id, "state": "open", "assigned_at": now, "due_at": due}
     ).scalar_one()
     return NewTask(task_id, reviewer_id, due)
-
-
-def shift_load(session: Session, *, released: list[int], taken: list[int]) -> None:
-    """Count tasks closed (-1) and opened (+1) in one pass in id order, so two transactions never deadlock."""
-    connection = session.connection()
-    changes: dict[int, int] = {}
-    for person_id in released:
-        changes[person_id] = changes.get(person_id, 0) - 1
-    for person_id in taken:
-        changes[person_id] = changes.get(person_id, 0) + 1
-    for person_id in sorted(changes):
-        if changes[person_id]:
-            connection.execute(_LOAD_CHANGE, {"reviewer_id": person_id, "by": changes[person_id]})
 
 
 E = TypeVar("E", bound=EventBase)
@@ -384,9 +371,6 @@ def decide_rule(reviews: list[Review], *, min_mean: float, min_accept_share: flo
         accept_share=share,
         reasons=[r.comment for r in reviews],
     )
-
-
-WAITING = ("open", "asked")
 
 
 def reviews_in(session: Session, idea_id: int) -> list[Review]:

@@ -35,8 +35,12 @@ class Route:
     """Deliver events of one type to one dramatiq actor, optionally only when `when(payload)` holds.
 
     With `at`, the message is a delayed one: dramatiq runs it no earlier than `at(payload)` (a deadline
-    or a reminder time carried by the event). Its timing lives in the broker; the service that owns the
-    deadline also sweeps for overdue work, so a delayed message lost with the broker's data is covered.
+    or a reminder time carried by the event). The service that owns the deadline also sweeps for overdue
+    work, so a delayed message lost with the broker's data is covered.
+
+    A time further away than `horizon_ms` gets no message at all: the sweep acts on it when it is due.
+    A worker holds the delayed messages it has fetched, unacknowledged, in memory until they are due,
+    so days-long deadlines would pile up there; a minute's lateness on those does not matter.
     """
 
     event_type: str
@@ -44,6 +48,11 @@ class Route:
     actor_name: str
     when: Callable[[Mapping[str, Any]], bool] | None = None
     at: Callable[[Mapping[str, Any]], datetime | None] | None = None
+    horizon_ms: int | None = None
+
+    def left_to_sweep(self, delay_ms: int | None) -> bool:
+        """True when a delay is beyond the horizon: no message, the owning service's sweep acts on time."""
+        return delay_ms is not None and self.horizon_ms is not None and delay_ms > self.horizon_ms
 
     def delay_ms(self, payload: Mapping[str, Any], now: datetime) -> int | None:
         if self.at is None:
@@ -98,17 +107,21 @@ class Relay:
             data = json.loads(row.payload)
             now = utcnow()
             for route in routes:
-                if route.when is None or route.when(data):
-                    self.broker.enqueue(
-                        dramatiq.Message(
-                            queue_name=route.queue_name,
-                            actor_name=route.actor_name,
-                            args=(data,),
-                            kwargs={},
-                            options={},
-                        ),
-                        delay=route.delay_ms(data, now),
-                    )
+                if route.when is not None and not route.when(data):
+                    continue
+                delay = route.delay_ms(data, now)
+                if route.left_to_sweep(delay):
+                    continue
+                self.broker.enqueue(
+                    dramatiq.Message(
+                        queue_name=route.queue_name,
+                        actor_name=route.actor_name,
+                        args=(data,),
+                        kwargs={},
+                        options={},
+                    ),
+                    delay=delay,
+                )
 
     def mark_published(self, ids: list[int]) -> None:
         with unit_of_work(self.session_factory) as session:

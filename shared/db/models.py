@@ -76,8 +76,6 @@ class Person(Base):
     themes: Mapped[str | None] = mapped_column(String(500))
     interests: Mapped[str | None] = mapped_column(Text)
     capacity: Mapped[int] = mapped_column(Integer, default=3)
-    # A reviewer's open review tasks, kept with every task change so that screening need not count them.
-    open_tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -169,11 +167,15 @@ class ReviewTask(Base):
         UniqueConstraint("idea_id", "reviewer_id"),
         # Screening counts each reviewer's open tasks; this lets it read the index alone.
         Index("ix_review_tasks_state_reviewer", "state", "reviewer_id"),
+        # The deadline sweep's query.
+        Index("ix_review_tasks_state_due_at", "state", "due_at"),
+        # Screening's round robin: a reviewer's latest task.
+        Index("ix_review_tasks_reviewer_id_id", "reviewer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
-    reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     # open | asked (its question awaits an answer) | done | declined | replaced | expired | cancelled
     state: Mapped[str] = mapped_column(String(20), default="open")
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -205,7 +207,7 @@ class Offer(Base):
     """A sponsorship offer, with the ranking that chose the sponsor."""
 
     __tablename__ = "offers"
-    __table_args__ = (UniqueConstraint("idea_id", "sponsor_id"),)
+    __table_args__ = (UniqueConstraint("idea_id", "sponsor_id"), Index("ix_offers_state_due_at", "state", "due_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
@@ -281,6 +283,7 @@ class Question(Base):
     """A reviewer's question to the submitter (the idea is `needs_info` while one is open)."""
 
     __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_state_due_at", "state", "due_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)

@@ -22,20 +22,20 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from shared.config import Settings
 from shared.errors import NotFound
+from shared.logging import get_logger
 from shared.web.csrf import FIELD as CSRF_FIELD
 from shared.web.csrf import Csrf
-from shared.logging import get_logger
 
 log = get_logger("ideahub.web")
 

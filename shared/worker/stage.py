@@ -66,7 +66,8 @@ class Subscription:
     """Events of `event_type` (and, if given, for which `when(payload)` holds) go to `actor`.
 
     With `at(payload, settings)`, the actor runs no earlier than the time it returns (a delayed
-    message: a reminder before a deadline, an escalation at it); None runs it at once.
+    message: a reminder before a deadline, an escalation at it); None runs it at once. A time more than
+    `deadline_message_horizon_seconds` away is left to the service's sweep (see `Route`).
     """
 
     event_type: str
@@ -90,6 +91,7 @@ def routes(subscriptions: list[Subscription], settings: Settings) -> list[Route]
             s.actor.actor_name,
             s.when,
             functools.partial(s.at, settings=settings) if s.at is not None else None,
+            int(settings.deadline_message_horizon_seconds * 1000) if s.at is not None else None,
         )
         for s in subscriptions
     ]

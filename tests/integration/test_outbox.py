@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import dramatiq
 import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.common import dq_name
 from kombu import Connection
 from sqlalchemy import select
 
@@ -19,8 +21,10 @@ from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.notify import worker as notify_worker
 from services.review import actors as review_actors
+from services.review import handlers as review_handlers
 from shared.bus.consumer import transport_options
 from shared.bus.topic import subscriber_queue
+from shared.contracts.events import IdeaReceivedV1
 from shared.db.models import FailedMessage, Idea, OutboxMessage, ProcessedMessage, ReviewTask, StatusChange
 from shared.db.uow import unit_of_work
 from shared.worker.broker import queue_depths
@@ -240,3 +244,50 @@ def test_every_event_is_published_on_the_topic_exchange_for_any_subscriber(stack
     mine = [m for m in received if m["idea_reference"] == reference]
     assert [m["type"] for m in mine] == ["idea.received.v1"]
     assert mine[0]["submitter"]["email"] == "sub@example.gov.uk"
+
+
+def delayed_waiting(runtime: Runtime) -> int:
+    """Delayed messages waiting in the broker for the review queue (its `.DQ`)."""
+    broker, queue = runtime.broker, runtime.settings.queue("review")
+    if isinstance(broker, RabbitmqBroker):
+        return int(broker.get_queue_message_counts(queue)[1])
+    return int(broker.client.llen(f"{broker.namespace}:{dq_name(queue)}"))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("horizon", "delayed"),
+    [(3600, 4), (45, 2), (10, 0)],
+    ids=["both-within-the-horizon", "only-the-reminders", "all-left-to-the-sweep"],
+)
+def test_only_deadlines_within_the_horizon_become_delayed_messages(stack, reviewers, horizon, delayed) -> None:  # type: ignore[no-untyped-def]
+    """Two reviewers, each with a reminder in 30 s and a deadline in 60 s: a delayed message each, up to the horizon.
+
+    Beyond the horizon nothing is sent: a worker would hold the message in memory until then, and the
+    review worker's sweep acts on it when it is due (`tests/e2e/test_review_deadlines.py` shows that).
+    """
+    runtime = Runtime(
+        stack.settings(review_deadline="60s", review_reminder="30s", deadline_message_horizon_seconds=horizon)
+    )
+    try:
+        runtime.broker.declare_queue(runtime.settings.queue("review"))
+        runtime.broker.flush(runtime.settings.queue("review"))
+        with unit_of_work(runtime.session_factory) as session:
+            created = submit_idea(
+                session,
+                Submission(title="Timed", problem="Slow.", idea="Quicker.", email="sub@example.gov.uk"),
+                channel="api",
+                departments=runtime.settings.departments,
+            )
+            payload = session.scalar(
+                select(OutboxMessage.payload).where(
+                    OutboxMessage.idea_id == created.id, OutboxMessage.event_type == "idea.received.v1"
+                )
+            )
+        with unit_of_work(runtime.session_factory) as session:
+            review_handlers.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=runtime.settings)  # type: ignore[arg-type]
+        while runtime.relay().run_once():
+            pass
+        assert delayed_waiting(runtime) == delayed
+    finally:
+        runtime.broker.flush(runtime.settings.queue("review"))
+        runtime.close()

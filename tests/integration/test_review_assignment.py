@@ -11,10 +11,11 @@ from services.intake.schemas import Submission
 from services.review import handlers
 from services.review.schemas import ReviewIn
 from shared.config import Settings
-from shared.contracts.events import IdeaReceivedV1
+from shared.contracts.events import IdeaReceivedV1, utcnow
 from shared.db.models import OutboxMessage, Person, ReviewTask
 from shared.db.uow import unit_of_work
 from shared.web.deps import Principal
+from tests.helpers import load_by
 
 
 def screened(settings: Settings, runtime: Runtime, **fields: object) -> int:
@@ -34,7 +35,7 @@ def screened(settings: Settings, runtime: Runtime, **fields: object) -> int:
 
 def loads(runtime: Runtime) -> dict[str, int]:
     with unit_of_work(runtime.session_factory) as session:
-        return dict(session.execute(select(Person.email, Person.open_tasks).where(Person.role == "reviewer")).all())
+        return dict(session.execute(load_by(Person.email)).all())  # type: ignore[arg-type]
 
 
 def reviewers_of(runtime: Runtime, idea_id: int) -> set[str]:
@@ -97,3 +98,40 @@ def test_posting_a_review_takes_the_task_off_the_reviewers_load(sqlite_settings:
             settings=sqlite_settings,
         )
     assert loads(runtime) == {"r1@example.gov.uk": 0, "r2@example.gov.uk": 1}
+
+
+def test_reviewers_past_the_load_cap_are_equally_busy_and_take_turns(sqlite_settings: Settings) -> None:
+    """Choosing counts each reviewer's waiting tasks up to LOAD_CAP only, so its cost stays flat.
+
+    Past the cap the reviewers are equally busy, and the one given a task longest ago goes next.
+    """
+    settings = sqlite_settings.model_copy(update={"reviewers_per_idea": 1})
+    runtime = Runtime(settings)
+    ids = {
+        name: people.add(settings, email=f"{name}@example.gov.uk", name=name, role="reviewer")
+        for name in ("r1", "r2", "r3")
+    }
+    # r1, then r2, then r3 were given their tasks, all past the cap; r3 has the fewest.
+    waiting = {"r1": 60, "r2": 70, "r3": 55}
+    assert handlers.LOAD_CAP < min(waiting.values())
+    with unit_of_work(runtime.session_factory) as session:
+        ideas = [
+            submit_idea(
+                session,
+                Submission(title=f"Old {n}", problem="P", idea="I", email="sub@example.gov.uk"),
+                channel="api",
+                departments=settings.departments,
+            ).id
+            for n in range(max(waiting.values()))
+        ]
+        now = utcnow()
+        for name, count in waiting.items():
+            session.execute(
+                ReviewTask.__table__.insert(),
+                [
+                    {"idea_id": idea, "reviewer_id": ids[name], "state": "open", "assigned_at": now, "due_at": now}
+                    for idea in ideas[:count]
+                ],
+            )
+    chosen = [reviewers_of(runtime, screened(settings, runtime)) for _ in range(4)]
+    assert chosen == [{"r1@example.gov.uk"}, {"r2@example.gov.uk"}, {"r3@example.gov.uk"}, {"r1@example.gov.uk"}]
