@@ -37,7 +37,7 @@ from shared.config import Settings
 from shared.contracts.events import EventBase, NotificationFailedV1, utcnow
 from shared.db.models import Idea, Notification
 from shared.db.uow import unit_of_work
-from shared.db.util import insert_ignore_returning
+from shared.db.util import insert_ignore_many
 from shared.logging import get_logger
 
 log = get_logger("ideahub.notify")
@@ -104,8 +104,12 @@ class Notifier:
 
     def record(self, session: Session, event: EventBase, intents: list[Intent]) -> list[int]:
         """Insert a row for each intent not yet recorded; the ids this call must now deliver."""
+        return self.store(session, self.prepare(event, intents))
+
+    def prepare(self, event: EventBase, intents: list[Intent]) -> list[dict[str, Any]]:
+        """The notification rows of one event's intents, rendered; to an idempotent channel, already sent."""
         now = utcnow()
-        to_deliver: list[int] = []
+        rows: list[dict[str, Any]] = []
         for intent in intents:
             channel = self.channels.get(intent.channel)
             if channel is None:
@@ -122,7 +126,9 @@ class Notifier:
                 "audience": intent.audience,
                 "body": body,
                 "created_at": now,
+                "sent_at": None,
                 "attempts": 0,
+                "error": None,
                 "state": "pending",
                 # Delivered by this worker right after commit; the sweep takes it only if that never happens.
                 "next_attempt_at": now + timedelta(seconds=self.settings.notify_send_lease_seconds),
@@ -136,12 +142,19 @@ class Notifier:
                     row |= {"state": "sent", "sent_at": now, "attempts": 1, "next_attempt_at": None}
                 except TemporaryFailure as exc:
                     row |= {"attempts": 1, "error": _short(exc), "next_attempt_at": now + self.backoff(1)}
-            new_id = insert_ignore_returning(session, _table, row, _c.id)
-            if new_id is not None:
-                log.info("notify.recorded", template=intent.template, channel=intent.channel, state=row["state"])
-                if row["state"] == "pending" and not channel.idempotent:
-                    to_deliver.append(new_id)
-        return to_deliver
+            rows.append(row)
+        return rows
+
+    def store(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert the rows not yet recorded, in one statement; the ids this worker must now deliver."""
+        new = insert_ignore_many(session, _table, rows, _c.id, _c.state, _c.channel, _c.template)
+        for row in new:
+            log.info("notify.recorded", template=row.template, channel=row.channel, state=row.state)
+        return [
+            row.id
+            for row in new
+            if row.state == "pending" and not getattr(self.channels.get(row.channel), "idempotent", True)
+        ]
 
     def _compose(self, event: EventBase, intent: Intent, key: str) -> tuple[str, str]:
         if intent.channel == "webhook":

@@ -22,7 +22,7 @@ from shared.config import Settings
 from shared.contracts.events import EVENT_TYPES, Event, parse_event, utcnow
 from shared.db.models import Idea, Notification, NotificationPreference, ProcessedMessage
 from shared.db.uow import unit_of_work
-from shared.db.util import insert_ignore
+from shared.db.util import insert_ignore, insert_ignore_many
 from shared.errors import Conflict, NotFound
 from shared.logging import bind, clear, get_logger
 from shared.worker.stage import record_failure
@@ -62,24 +62,41 @@ def _processed(event: Event) -> dict[str, Any]:
     return {"consumer": CONSUMER, "event_id": event.event_id, "processed_at": utcnow()}
 
 
-def _record(notifier: Notifier, session: Session, event: Event) -> list[int]:
-    """The notifications of one event, recorded in `session`; [] if notify has handled it before."""
-    bind(
-        consumer=CONSUMER,
-        event_id=str(event.event_id),
-        event_type=event.type,
-        idea_reference=event.idea_reference,
-        correlation_id=str(event.correlation_id),
-    )
-    # The record that notify has handled this event: a redelivery stops here, and the catch-up
-    # (shared.bus.catchup) finds the events that never arrived by its absence.
-    if not insert_ignore(session, ProcessedMessage.__table__, _processed(event)):
-        log.info("message.duplicate_ignored")
-        return []
-    intents = Rules(session, notifier.settings).for_event(event)
-    to_deliver = notifier.record(session, event, intents)
-    log.info("message.handled", notifications=len(intents))
-    return to_deliver
+def _record(notifier: Notifier, session: Session, events: list[Event]) -> list[int]:
+    """The notifications of these events, recorded in `session`; the ids to deliver after commit.
+
+    Notify's record of having handled each event comes first, for all of them in one statement: a
+    redelivered event stops there, and the catch-up (shared.bus.catchup) finds the events that never
+    arrived by its absence. The people and ideas they name are read together, and their notifications
+    are inserted together.
+    """
+    events = list({event.event_id: event for event in events}.values())  # the same event twice in one batch
+    new = {
+        row.event_id
+        for row in insert_ignore_many(
+            session, ProcessedMessage.__table__, [_processed(e) for e in events], ProcessedMessage.event_id
+        )
+    }
+    rules = Rules(session, notifier.settings)
+    fresh = [event for event in events if event.event_id in new]
+    rules.preload(fresh)
+    rows = []
+    for event in events:
+        bind(
+            consumer=CONSUMER,
+            event_id=str(event.event_id),
+            event_type=event.type,
+            idea_reference=event.idea_reference,
+            correlation_id=str(event.correlation_id),
+        )
+        if event.event_id not in new:
+            log.info("message.duplicate_ignored")
+            continue
+        intents = rules.for_event(event)
+        rows += notifier.prepare(event, intents)
+        log.info("message.handled", notifications=len(intents))
+    clear()
+    return notifier.store(session, rows)
 
 
 def _deliver(notifier: Notifier, ids: list[int]) -> None:
@@ -97,7 +114,7 @@ _UNRENDERABLE = (TemplateError, LookupError, ValueError, TypeError)
 def _handle_one(notifier: Notifier, payload: Mapping[str, Any], event: Event) -> None:
     try:
         with unit_of_work(notifier.session_factory) as session:
-            to_deliver = _record(notifier, session, event)
+            to_deliver = _record(notifier, session, [event])
     except _UNRENDERABLE as exc:
         log.exception("notify.cannot_render")
         record_failure(notifier.session_factory, CONSUMER, payload, f"{type(exc).__name__}: {exc}")
@@ -123,7 +140,7 @@ def handle_events(notifier: Notifier, payloads: list[Mapping[str, Any]]) -> None
         return
     try:
         with unit_of_work(notifier.session_factory) as session:
-            to_deliver = [nid for _, event in parsed for nid in _record(notifier, session, event)]
+            to_deliver = _record(notifier, session, [event for _, event in parsed])
     except _UNRENDERABLE:
         log.warning("notify.batch_split", events=len(parsed))
         for payload, event in parsed:

@@ -11,6 +11,7 @@ the same name replaces ours.
 from __future__ import annotations
 
 import re
+import secrets
 from email.charset import QP, Charset
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -77,7 +78,10 @@ def build_email(
     message per status change. Display names are stripped of line breaks, so no header
     can be injected through them.
     """
-    message = MIMEMultipart("alternative")
+    # Both parts are quoted-printable, in which "=" is always followed by two hex digits or a line end,
+    # so a boundary starting "=_" cannot occur in them. Given, it also spares the generator compiling a
+    # regular expression for a random boundary of its own, on every message.
+    message = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(12)}")
     message["Subject"] = subject
     message["From"] = mail_from
     display_name = " ".join(str(recipient_name or "").split())

@@ -69,20 +69,38 @@ class IdeaFacts:
     optional_mail: bool
 
 
-_IDEA = (
-    select(
-        Idea.title,
-        Idea.submitter_name,
-        Idea.submitter_email,
-        Idea.status_token,
-        Idea.department,
-        Idea.theme,
-        NotificationPreference.optional_mail,
-    )
-    .outerjoin(NotificationPreference, NotificationPreference.idea_id == Idea.id)
-    .where(Idea.id == bindparam("idea_id"))
-)
+_IDEA_COLUMNS = select(
+    Idea.id,
+    Idea.title,
+    Idea.submitter_name,
+    Idea.submitter_email,
+    Idea.status_token,
+    Idea.department,
+    Idea.theme,
+    NotificationPreference.optional_mail,
+).outerjoin(NotificationPreference, NotificationPreference.idea_id == Idea.id)
+_IDEA = _IDEA_COLUMNS.where(Idea.id == bindparam("idea_id"))
+_IDEAS = _IDEA_COLUMNS.where(Idea.id.in_(bindparam("idea_ids", expanding=True)))
 _PERSON = select(Person.name, Person.email).where(Person.id == bindparam("person_id"), Person.active.is_(True))
+_PERSONS = select(Person.id, Person.name, Person.email).where(
+    Person.id.in_(bindparam("person_ids", expanding=True)), Person.active.is_(True)
+)
+# The fields of an event that name a person the rules may write to or about.
+_PERSON_FIELDS = ("reviewer_id", "replacement_id", "sponsor_id", "person_id")
+
+
+def _facts(row: Any) -> IdeaFacts:
+    return IdeaFacts(
+        row.title,
+        row.submitter_name,
+        row.submitter_email,
+        row.status_token,
+        row.department,
+        row.theme,
+        row.optional_mail is not False,
+    )
+
+
 _ADMINS = select(Person.name, Person.email).where(Person.role == "admin", Person.active.is_(True)).order_by(Person.id)
 _SPONSOR = (
     select(Person.name)
@@ -126,31 +144,50 @@ def webhook_document(event: ev.EventBase) -> str:
 
 
 class Rules:
+    """Who is told of an event, and with what. One instance serves one transaction: what it looks up
+    (an idea's facts, a person) is kept for the events after, and `preload` reads a batch's at once."""
+
     def __init__(self, session: Session, settings: Settings) -> None:
         self.connection = session.connection()
         self.settings = settings
         self.public = settings.public_url.rstrip("/")
+        self._ideas: dict[int, IdeaFacts | None] = {}
+        self._persons: dict[int, tuple[str, str] | None] = {}
+
+    def preload(self, events: list[ev.EventBase]) -> None:
+        """Read the ideas and people these events name in two queries, instead of one or two an event."""
+        idea_ids = {e.idea_id for e in events if e.idea_id is not None} - self._ideas.keys()
+        if idea_ids:
+            self._ideas |= dict.fromkeys(idea_ids)
+            for row in self.connection.execute(_IDEAS, {"idea_ids": sorted(idea_ids)}):
+                self._ideas[row.id] = _facts(row)
+        person_ids = {
+            value
+            for e in events
+            for name in _PERSON_FIELDS
+            if isinstance(value := getattr(e, name, None), int) and value not in self._persons
+        }
+        if person_ids:
+            self._persons |= dict.fromkeys(person_ids)
+            for row in self.connection.execute(_PERSONS, {"person_ids": sorted(person_ids)}):
+                self._persons[row.id] = (row.name, row.email)
 
     # Lookups
-    def idea(self, idea_id: int) -> IdeaFacts | None:
-        row = self.connection.execute(_IDEA, {"idea_id": idea_id}).one_or_none()
-        if row is None:
+    def idea(self, idea_id: int | None) -> IdeaFacts | None:
+        if idea_id is None:
             return None
-        return IdeaFacts(
-            row.title,
-            row.submitter_name,
-            row.submitter_email,
-            row.status_token,
-            row.department,
-            row.theme,
-            row.optional_mail is not False,
-        )
+        if idea_id not in self._ideas:
+            row = self.connection.execute(_IDEA, {"idea_id": idea_id}).one_or_none()
+            self._ideas[idea_id] = _facts(row) if row is not None else None
+        return self._ideas[idea_id]
 
     def person(self, person_id: int | None) -> tuple[str, str] | None:
         if person_id is None:
             return None
-        row = self.connection.execute(_PERSON, {"person_id": person_id}).one_or_none()
-        return (row.name, row.email) if row else None
+        if person_id not in self._persons:
+            row = self.connection.execute(_PERSON, {"person_id": person_id}).one_or_none()
+            self._persons[person_id] = (row.name, row.email) if row else None
+        return self._persons[person_id]
 
     def admins(self) -> list[tuple[str, str]]:
         return [(row.name, row.email) for row in self.connection.execute(_ADMINS)]
@@ -248,11 +285,12 @@ class Rules:
                 "matching": {"reasons": list(event.reasons)},
                 "rejected": {"reasons": list(event.reasons)},
                 "duplicate": {"reason": event.reason},
-                "incubating": {"sponsor_name": self._sponsor_name(event.idea_id)},
                 "implemented": {"summary": event.reason},
                 "closed": {"summary": event.reason},
                 "withdrawn": {"reason": event.reason},
             }.get(status, {})
+            if status == "incubating":  # looked up only when it is said
+                extra = {"sponsor_name": self._sponsor_name(event.idea_id)}
             intents += self._submitter(event, status, optional=status not in REQUIRED_STATUSES, **extra)
         if status == "unmatched":
             intents += self._admins(event, "idea_unmatched", idea_url=self._idea_url(event), reason=event.reason)

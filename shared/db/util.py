@@ -43,3 +43,20 @@ def insert_ignore_returning(session: Session, table: Table, values: dict[str, An
     connection = session.connection()
     statement = _insert_ignore_returning_statement(connection.dialect.name, table, column)
     return connection.execute(statement, values).scalar()
+
+
+def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]], *columns: Any) -> list[Any]:
+    """Insert each row unless its key exists, in one statement; `columns` of the rows this call inserted.
+
+    The rows that existed already are simply absent from the answer, so return a key column to tell
+    which were new. The same locking as `insert_ignore`: of two racing transactions, one inserts.
+    """
+    if not rows:
+        return []
+    connection = session.connection()
+    return list(connection.execute(_insert_ignore_many_statement(connection.dialect.name, table, columns), rows))
+
+
+@cache
+def _insert_ignore_many_statement(dialect: str, table: Table, columns: tuple[Any, ...]) -> Executable:
+    return _insert_ignore_statement(dialect, table).returning(*columns)  # type: ignore[attr-defined,no-any-return]

@@ -26,14 +26,22 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from infra import people
 from infra.composition import Runtime
 from services.intake.handlers import Created, submit_idea
 from services.intake.schemas import Submission
 from services.notify.delivery import Notifier
-from services.notify.handlers import delivery_log, failed, handle_event, notifier_for, resend, set_optional_mail
+from services.notify.handlers import (
+    delivery_log,
+    failed,
+    handle_event,
+    handle_events,
+    notifier_for,
+    resend,
+    set_optional_mail,
+)
 from services.review.handlers import screen_idea
 from shared.config import Settings, load_settings
 from shared.contracts.events import IdeaReceivedV1, IdeaStatusChangedV1, utcnow
@@ -674,3 +682,47 @@ def test_turning_optional_mail_off_skips_status_news_but_not_a_question(
     assert str(needs_info["Subject"]) == f"[{created.reference}] Your idea needs more information"
     assert "How many forms a year would this save?" in text_of(needs_info)
     assert needs_info["List-Unsubscribe"] is None  # it needs their answer: no way to turn it off
+
+
+def test_a_batch_of_events_is_recorded_in_a_fixed_number_of_statements_and_a_repeat_in_it_changes_nothing(
+    hub: Callable[..., Hub],
+) -> None:
+    """Notify reads the ideas and people a batch names together and inserts its rows together: no query an event."""
+    h = hub()
+    for n in (1, 2):
+        people.add(h.settings, email=f"batch.reviewer{n}@example.gov.uk", name=f"Reviewer {n}", role="reviewer")
+    payloads: list[dict[str, Any]] = []
+    ideas = []
+    for n in range(3):
+        created, received = h.submit(title=f"Batch idea {n}", email=f"batch{n}@example.gov.uk")
+        h.screen(received)
+        ideas.append(created.id)
+        payloads += [
+            received,
+            *h.events(created.id, "idea.status_changed.v1"),
+            *h.events(created.id, "review.assigned.v1"),
+        ]
+    assert len(payloads) == 12
+
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT")):  # SQLite's own transaction control
+            statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(h.runtime.engine, "before_cursor_execute", seen)
+    try:
+        handle_events(h.notifier, payloads + payloads[:2])  # two of them twice in the batch
+    finally:
+        event.remove(h.runtime.engine, "before_cursor_execute", seen)
+
+    # processed_messages, the ideas, the people, the notifications: one statement each.
+    assert sorted(statements) == ["INSERT", "INSERT", "SELECT", "SELECT"]
+    templates = sorted(r.template for idea in ideas for r in h.rows(idea) if r.state == "sent")
+    assert templates == sorted(
+        ["submitter/received", "submitter/in_review", "reviewer/review_assigned", "reviewer/review_assigned"] * 3
+    )
+    assert len(list(h.settings.mail_dir.glob("*.eml"))) == 12
+
+    handle_events(h.notifier, payloads)  # redelivered, all of them: nothing new
+    assert sum(len(h.rows(idea)) for idea in ideas) == 12
