@@ -106,6 +106,23 @@ def load(session: Session, idea_id: int) -> IdeaState:
     return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
 
 
+_WITH_TEXT = select(*_STATE.selected_columns, _ideas.c.title, _ideas.c.problem, _ideas.c.proposal).where(
+    _ideas.c.id == bindparam("idea_id")
+)
+
+
+def load_with_text(session: Session, idea_id: int) -> tuple[IdeaState, tuple[str, str, str]]:
+    """The idea's state, and its title, problem and proposal, in one read (screening needs both)."""
+    row = session.connection().execute(_WITH_TEXT, {"idea_id": idea_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"no idea with id {idea_id}")
+    return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id), (
+        row.title,
+        row.problem,
+        row.proposal,
+    )
+
+
 def load_by_reference(session: Session, reference: str) -> IdeaState:
     row = session.connection().execute(_LOAD_BY_REFERENCE, {"reference": reference}).one_or_none()
     if row is None:
@@ -122,8 +139,12 @@ def transition(
     reasons: Iterable[str] = (),
     actor: str | None = None,
     cause: EventBase | None = None,
+    with_events: Iterable[EventBase] = (),
 ) -> IdeaStatusChangedV1:
-    """Move `idea` to `target`, record it in the history and emit IdeaStatusChangedV1; the caller commits."""
+    """Move `idea` to `target`, record it in the history and emit IdeaStatusChangedV1; the caller commits.
+
+    `with_events` are emitted after it, in the same statement (the events the change brings with it).
+    """
     ensure_allowed(idea.status, target)
     now = utcnow()
     result = session.connection().execute(
@@ -144,7 +165,7 @@ def transition(
         occurred_at=now,
     )
     record_history(session, idea.id, idea.status, target, reason=reason, actor=actor, event_id=event.event_id)
-    outbox.emit(session, event)
+    outbox.emit(session, event, *with_events)
     return event
 
 

@@ -104,7 +104,7 @@ def choose_reviewers(
 
 def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) -> None:
     """Check a received idea, assign its reviewers and put it in review."""
-    idea = lifecycle.load(session, event.idea_id)
+    idea, text = lifecycle.load_with_text(session, event.idea_id)
     if idea.status is not Status.RECEIVED:
         log.info("review.screen_skipped", status=idea.status.value)  # withdrawn meanwhile, say
         return
@@ -137,7 +137,7 @@ def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) 
     else:
         log.warning("review.no_reviewers_available")
     # Recorded for reviewers to judge; a likely duplicate changes neither status nor assignment.
-    duplicates = similarity.find_and_index(session, idea.id, threshold=settings.duplicate_threshold, now=now)
+    duplicates = similarity.find_and_index(session, idea.id, threshold=settings.duplicate_threshold, now=now, text=text)
     lifecycle.transition(
         session,
         idea,
@@ -145,8 +145,8 @@ def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) 
         reason=f"{len(reviewers)} reviewer(s) assigned",
         actor="screening",
         cause=event,
+        with_events=assigned,
     )
-    outbox.emit(session, *assigned)
     log.info("review.idea_screened", reviewers=len(reviewers), duplicates=len(duplicates))
 
 

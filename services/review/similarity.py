@@ -210,7 +210,9 @@ def best_matches(own: frozenset[str], others: Iterable[tuple[int, frozenset[str]
     return kept[:MAX_KEPT]
 
 
-def find_and_index(session: Session, idea_id: int, *, threshold: float, now: datetime) -> list[Match]:
+def find_and_index(
+    session: Session, idea_id: int, *, threshold: float, now: datetime, text: tuple[str, str, str] | None = None
+) -> list[Match]:
     """Record the likely duplicates of an idea among those already indexed, then index it.
 
     Runs inside the screening transaction with Core statements; changes no status. An idea
@@ -218,7 +220,7 @@ def find_and_index(session: Session, idea_id: int, *, threshold: float, now: dat
     near-identical ideas screened at the same moment then finds no candidate.
     """
     connection = session.connection()
-    own_row = connection.execute(_OWN_TEXT, {"idea_id": idea_id}).one()
+    own_row = text or connection.execute(_OWN_TEXT, {"idea_id": idea_id}).one()  # (title, problem, proposal)
     own = shingles(idea_text(*own_row))
     keys = bands(signature(own))
     if not keys:
