@@ -182,10 +182,9 @@ class Settings(BaseSettings):
     notify_send_lease_seconds: float = Field(default=120.0, gt=0)
     # How often the notify worker looks for retries due and for deliveries a dead worker left.
     notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    # On Redis, an event taken but not acknowledged goes back to its queue after this long.
-    event_visibility_timeout_seconds: int = Field(default=300, ge=1)
-    # An event published this long ago that a topic subscriber has no record of is handled from the outbox.
-    event_catch_up_seconds: int = Field(default=600, ge=1)
+    # An event published this long ago that a topic subscriber has no record of is handled from the outbox
+    # (on Redis, also one a subscriber took and died with: the bus does not redeliver it).
+    event_catch_up_seconds: int = Field(default=300, ge=1)
     webhook_url: Annotated[str | None, AfterValidator(_webhook_url)] = None
     webhook_secret: str | None = None
     # Which events go to the webhook: routing patterns such as `idea.#`, comma separated.

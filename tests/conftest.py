@@ -98,7 +98,6 @@ class Stack:
             "IDEAHUB_RELAY_IDLE_MS": "10",
             "IDEAHUB_LOG_LEVEL": "INFO",
             # A killed notify worker's unacknowledged events come back within seconds on Redis, not minutes.
-            "IDEAHUB_EVENT_VISIBILITY_TIMEOUT_SECONDS": "3",
             # ... and an event the bus lost is handled from the outbox after seconds.
             "IDEAHUB_EVENT_CATCH_UP_SECONDS": "5",
             **self.extra_env,
@@ -114,7 +113,7 @@ class Stack:
             broker_url=self.broker_url,
             queue_prefix=self.prefix,
             redis_poll_ms=20,
-            **({"event_visibility_timeout_seconds": 3, "event_catch_up_seconds": 5} | overrides),
+            **({"event_catch_up_seconds": 5} | overrides),
         )
 
 

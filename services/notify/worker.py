@@ -28,7 +28,6 @@ def consumer_for(settings: Settings, notifier: Notifier, *, threads: int) -> Top
         lambda payloads: handle_events(notifier, payloads),
         threads=threads,
         prefetch=settings.worker_prefetch,
-        visibility_timeout=settings.event_visibility_timeout_seconds,
         key_prefix=settings.queue_prefix,
     )
 

@@ -97,7 +97,7 @@ def notify_events_waiting(runtime: Runtime) -> int:
     """Events on notify's own queue on the topic exchange not yet taken by a consumer."""
     settings = runtime.settings
     (queue,) = runtime.topic_queues()
-    options = transport_options(settings.event_visibility_timeout_seconds, settings.queue_prefix)
+    options = transport_options(settings.queue_prefix)
     with Connection(settings.effective_broker_url, transport_options=options) as connection:
         # Declared as the relay declares it: on Redis an empty queue has no key, and a passive check would fail.
         return int(queue(connection.default_channel).queue_declare().message_count)

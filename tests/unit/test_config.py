@@ -48,7 +48,6 @@ def test_without_configuration_the_defaults_apply():
         ("IDEAHUB_HTTP_PORT", "9001", "http_port", 9001),
         ("IDEAHUB_REVIEWERS_PER_IDEA", "3", "reviewers_per_idea", 3),
         ("IDEAHUB_DECISION_MIN_MEAN", "3.5", "decision_min_mean", 3.5),
-        ("IDEAHUB_EVENT_VISIBILITY_TIMEOUT_SECONDS", "3", "event_visibility_timeout_seconds", 3),
         ("IDEAHUB_LOG_FORMAT", "console", "log_format", "console"),
         ("IDEAHUB_BROKER_URL", "amqp://guest:guest@rabbit:5672/", "broker_url", "amqp://guest:guest@rabbit:5672/"),
         (
