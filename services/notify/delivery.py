@@ -23,14 +23,13 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.channels import Channel, NotClaimed, Outgoing, PermanentFailure, TemporaryFailure
-from services.notify.render import build_email, environment, message_id, render, thread_headers
+from services.notify.render import address_of, build_email, environment, message_id, render, thread_headers
 from services.notify.rules import Intent
 from shared.bus import outbox
 from shared.config import Settings
@@ -171,8 +170,8 @@ class Notifier:
             environment(settings.templates_dir), intent.template, context, reference=event.idea_reference
         )
         headers = thread_headers(getattr(event, "in_reply_to", None))
-        intake = parseaddr(settings.intake_address)[1]
-        if intent.audience in ("submitter", "sender") and intake and intake != parseaddr(settings.mail_from)[1]:
+        intake = address_of(settings.intake_address)
+        if intent.audience in ("submitter", "sender") and intake and intake != address_of(settings.mail_from):
             headers["Reply-To"] = intake  # a reply carrying the reference reaches email intake
         if intent.audience == "submitter" and intent.context.get("optional"):
             # RFC 8058 one-click unsubscribe: mail clients offer a button that posts here.

@@ -347,3 +347,42 @@ def test_an_override_without_a_subject_is_refused_rather_than_sent_without_one(t
     (tmp_path / "submitter" / "in_review.txt").write_text("No subject here about {{ title }}.\n", encoding="utf-8")
     with pytest.raises(LookupError, match="subject"):
         render(environment(tmp_path), "submitter/in_review", context_for("submitter/in_review"), reference=REFERENCE)
+
+
+HEADER_VALUES = [
+    "[IH-2026-000123] We have your idea",
+    "[IH-2026-000123] " + "A long title that goes on " * 6,
+    "[IH-2026-000123] Idée: réduire l'attente",
+    "Two  spaces inside",
+    " a leading space",
+    "a trailing space ",
+    "tab\there",
+    "line\nbreak: Bcc: someone@example.com",
+    "",
+]
+
+
+@pytest.mark.parametrize("value", HEADER_VALUES)
+def test_the_short_cut_for_plain_headers_writes_exactly_what_compat32_writes(value: str) -> None:
+    """Notify's email policy skips compat32's folding for short plain ASCII headers; the bytes must not change."""
+    import email.errors
+    import email.policy
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    from services.notify.render import _POLICY
+
+    def built(policy: email.policy.Compat32) -> str:
+        message = MIMEMultipart("alternative", boundary="=_fixed", policy=policy)
+        for name in ("Subject", "X-Ideahub-Test"):
+            message[name] = value
+        message.attach(MIMEText("Body.\n", "plain", "utf-8", policy=policy))
+        return message.as_string()
+
+    try:
+        expected = built(email.policy.compat32)
+    except email.errors.HeaderParseError:  # an injected header: refused by both
+        with pytest.raises(email.errors.HeaderParseError):
+            built(_POLICY)
+        return
+    assert built(_POLICY) == expected
