@@ -101,10 +101,6 @@ class Notifier:
 
     # Planning
 
-    def record(self, session: Session, event: EventBase, intents: list[Intent]) -> list[int]:
-        """Insert a row for each intent not yet recorded; the ids this call must now deliver."""
-        return self.store(session, self.prepare(event, intents))
-
     def prepare(self, event: EventBase, intents: list[Intent]) -> list[dict[str, Any]]:
         """The notification rows of one event's intents, rendered; to an idempotent channel, already sent."""
         now = utcnow()
