@@ -386,3 +386,107 @@ def test_the_short_cut_for_plain_headers_writes_exactly_what_compat32_writes(val
             built(_POLICY)
         return
     assert built(_POLICY) == expected
+
+
+# --- the message, against the email package's own ---------------------------------------------------------------
+
+
+def stdlib_email(boundary: str, date: str, **fields: Any) -> str:
+    """What `build_email` writes, built with `email.mime` and flattened by its generator (as it once was)."""
+    from email.charset import QP, Charset
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    from email.utils import formataddr, parseaddr
+
+    from services.notify.render import _POLICY
+
+    utf8_qp = Charset("utf-8")
+    utf8_qp.body_encoding = QP
+    message = MIMEMultipart("alternative", boundary=boundary, policy=_POLICY)
+    message["Subject"] = fields["subject"]
+    message["From"] = fields["mail_from"]
+    name = " ".join(str(fields["recipient_name"] or "").split())
+    message["To"] = formataddr((name, parseaddr(fields["recipient"])[1]), charset="utf-8")
+    message["Date"] = date
+    message["Message-ID"] = fields["message_id"]
+    message["Auto-Submitted"] = "auto-generated"
+    for header, value in (fields["headers"] or {}).items():
+        message[header] = value
+    message.attach(MIMEText(fields["text"], "plain", utf8_qp, policy=_POLICY))  # type: ignore[arg-type]
+    message.attach(MIMEText(fields["html"], "html", utf8_qp, policy=_POLICY))  # type: ignore[arg-type]
+    return message.as_string()
+
+
+@pytest.fixture
+def fixed_boundary_and_date(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    from datetime import UTC, datetime
+    from email.utils import format_datetime
+
+    from services.notify import render as render_module
+
+    now = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    monkeypatch.setattr(render_module.secrets, "token_hex", lambda _n: "0123456789abcdef01234567")
+    monkeypatch.setattr(render_module, "utcnow", lambda: now)
+    return "=_0123456789abcdef01234567", format_datetime(now)
+
+
+@pytest.mark.parametrize("template", sorted(CONTEXTS))
+@pytest.mark.parametrize("recipient_name", ["Nadia Nurse", "Zoë Ångström-Łukasz", None])
+def test_every_message_is_written_exactly_as_the_email_package_writes_it(
+    template: str, recipient_name: str | None, fixed_boundary_and_date: tuple[str, str]
+) -> None:
+    subject, text, html = rendered(template)
+    fields: dict[str, Any] = {
+        "mail_from": "Ideahub <hub@example.gov.uk>",
+        "recipient": "jo@example.gov.uk",
+        "recipient_name": recipient_name,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "message_id": message_id("key1", REFERENCE, "Ideahub <hub@example.gov.uk>"),
+        "headers": {"Reply-To": "ideas@example.gov.uk", "List-Unsubscribe": f"<{STOP_URL}>"},
+    }
+    assert build_email(**fields) == stdlib_email(*fixed_boundary_and_date, **fields)
+
+
+AWKWARD_TEXTS = [
+    "",
+    "no line end",
+    "a trailing space \nand a tab\t\n",
+    ".\nA lone dot above, as SMTP would end a message on it.\n",
+    "From the start of a line\n",
+    "= signs == everywhere =\n",
+    "x" * 75 + "=\n" + "y" * 200 + "\n",
+    "é" * 100 + "\n" + "€…✓ " * 30 + "\n",
+    "Windows\r\nline ends\r\nand a lone\rCR\n",
+    "control \x00\x07\x0b\x0c\x1b characters and \u2028 a line separator\n",
+    "--=_0123456789abcdef01234567\nthe boundary itself\n",
+]
+
+
+@pytest.mark.parametrize("content", AWKWARD_TEXTS)
+def test_awkward_text_comes_back_unchanged_from_a_7_bit_message_of_short_lines(
+    content: str, fixed_boundary_and_date: tuple[str, str]
+) -> None:
+    fields: dict[str, Any] = {
+        "mail_from": "Ideahub <hub@example.gov.uk>",
+        "recipient": "jo@example.gov.uk",
+        "recipient_name": "Jo",
+        "subject": "[IH-2026-000123] Awkward",
+        "text": content,
+        "html": f"<p>{content}</p>",
+        "message_id": "<k@example.gov.uk>",
+        "headers": None,
+    }
+    raw = build_email(**fields)
+    assert raw.isascii()
+    assert max(len(line) for line in raw.split("\n")) <= 76
+    parsed = email.message_from_string(raw)
+    reference = email.message_from_string(stdlib_email(*fixed_boundary_and_date, **fields))
+    assert parsed.items() == reference.items()
+    parts = parsed.get_payload()
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]  # type: ignore[union-attr]
+    # Line ends come back as \n, as the email package also writes them; nothing else changes.
+    unix = content.replace("\r\n", "\n").replace("\r", "\n")
+    decoded = [part.get_payload(decode=True).decode("utf-8") for part in parts]  # type: ignore[union-attr]
+    assert decoded == [unix, f"<p>{unix}</p>"]
