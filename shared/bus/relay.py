@@ -11,6 +11,7 @@ give), and a second relay would only publish duplicates, which consumers drop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -66,6 +67,10 @@ class Route:
 class Publisher(Protocol):
     def publish(self, event_type: str, payload: str) -> None: ...
 
+    def batch(self) -> contextlib.AbstractContextManager[Any]:
+        """Publishes inside it may be held back and sent together on leaving it, which raises if they failed."""
+        ...
+
 
 class Relay:
     def __init__(
@@ -98,6 +103,12 @@ class Relay:
             )
 
     def publish(self, rows: list[Any]) -> None:
+        # The batch's events reach the topic exchange together when it ends, in order, before the next
+        # batch is read: an idea's later events come out of the outbox after its earlier ones were sent.
+        with self.publisher.batch() if self.publisher is not None else contextlib.nullcontext():
+            self._publish(rows)
+
+    def _publish(self, rows: list[Any]) -> None:
         for row in rows:
             if self.publisher is not None:
                 self.publisher.publish(row.event_type, row.payload)

@@ -55,6 +55,15 @@ class EventPublisher:
             retry=True,
         )
 
+    def batch(self) -> Any:
+        """Hold back what is published inside it and send it together on leaving it.
+
+        On Redis, kombu sends the batch as one pipeline (one round trip and one client, where each
+        publish alone builds a redis-py client of its own); if that fails, leaving raises and the
+        relay publishes the rows again. Other transports publish at once, as without it.
+        """
+        return self.producer.batch()
+
     def close(self) -> None:
         self.connection.release()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -244,6 +245,73 @@ def test_every_event_is_published_on_the_topic_exchange_for_any_subscriber(stack
     mine = [m for m in received if m["idea_reference"] == reference]
     assert [m["type"] for m in mine] == ["idea.received.v1"]
     assert mine[0]["submitter"]["email"] == "sub@example.gov.uk"
+
+
+def test_a_relay_batch_reaches_the_exchange_whole_and_in_the_order_of_the_outbox(stack, reviewers) -> None:  # type: ignore[no-untyped-def]
+    """On Redis the relay's events go out as one pipeline at the end of its batch: none lost, none reordered."""
+    runtime = Runtime(stack.settings())
+    audit_queue = f"{stack.prefix}audit-order"
+    stack.extra_env["_kombu_queues"] = audit_queue
+    queue = subscriber_queue(runtime.settings.events_exchange, audit_queue, "idea.#")
+    try:
+        with Connection(runtime.settings.effective_broker_url) as connection:
+            queue(connection.default_channel).declare()
+            references = [submit(runtime, f"Ordered {n}") for n in range(25)]
+            with unit_of_work(runtime.session_factory) as session:
+                outbox_order = [
+                    str(event_id)
+                    for event_id in session.scalars(
+                        select(OutboxMessage.event_id)
+                        .join(Idea, Idea.id == OutboxMessage.idea_id)
+                        .where(Idea.reference.in_(references))
+                        .order_by(OutboxMessage.id)
+                    )
+                ]
+            assert runtime.relay().run_once() >= len(references)
+            received = []
+            with connection.SimpleQueue(queue) as simple:
+                while True:
+                    try:
+                        message = simple.get(timeout=2)
+                    except simple.Empty:
+                        break
+                    received.append(message.payload)
+                    message.ack()
+    finally:
+        runtime.close()
+    mine = [m["event_id"] for m in received if m["idea_reference"] in references]
+    assert len(outbox_order) == len(references)
+    assert mine == outbox_order
+
+
+class _FailingAtTheEndOfABatch:
+    """A publisher whose batch fails when it is sent, as a pipeline to a broker that went away does."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    def publish(self, event_type: str, payload: str) -> None:
+        self.published.append(event_type)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        yield
+        raise ConnectionError("the broker went away while the batch was sent")
+
+
+def test_a_batch_that_fails_when_sent_leaves_its_rows_to_be_published_again(runtime: Runtime) -> None:
+    from shared.bus.relay import Relay
+
+    submit(runtime, "Sent in a batch that failed")
+    waiting = unpublished(runtime)
+    failing = _FailingAtTheEndOfABatch()
+    relay = Relay(runtime.session_factory, runtime.broker, runtime.routes(), publisher=failing)
+    with pytest.raises(ConnectionError):
+        relay.run_once()
+    assert failing.published, "the events were handed to the publisher"
+    assert unpublished(runtime) == waiting  # not marked: the next run publishes them again
+    assert runtime.relay().run_once() >= waiting
+    assert unpublished(runtime) == 0
 
 
 def delayed_waiting(runtime: Runtime) -> int:
