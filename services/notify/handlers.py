@@ -5,7 +5,7 @@ Handlers that take a session never commit; the caller's unit of work does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -99,7 +99,8 @@ def _record(notifier: Notifier, session: Session, events: list[Event]) -> list[i
     return notifier.store(session, rows)
 
 
-def _deliver(notifier: Notifier, ids: list[int]) -> None:
+def deliver_now(notifier: Notifier, ids: list[int]) -> None:
+    """Deliver these recorded notifications, one after another, in this thread."""
     for notification_id in ids:
         try:
             notifier.deliver(notification_id)
@@ -111,7 +112,10 @@ def _deliver(notifier: Notifier, ids: list[int]) -> None:
 _UNRENDERABLE = (TemplateError, LookupError, ValueError, TypeError)
 
 
-def _handle_one(notifier: Notifier, payload: Mapping[str, Any], event: Event) -> None:
+Deliver = Callable[[Notifier, list[int]], None]
+
+
+def _handle_one(notifier: Notifier, payload: Mapping[str, Any], event: Event, deliver: Deliver) -> None:
     try:
         with unit_of_work(notifier.session_factory) as session:
             to_deliver = _record(notifier, session, [event])
@@ -123,18 +127,20 @@ def _handle_one(notifier: Notifier, payload: Mapping[str, Any], event: Event) ->
         return
     finally:
         clear()
-    _deliver(notifier, to_deliver)
+    deliver(notifier, to_deliver)
 
 
-def handle_events(notifier: Notifier, payloads: list[Mapping[str, Any]]) -> None:
+def handle_events(notifier: Notifier, payloads: list[Mapping[str, Any]], deliver: Deliver = deliver_now) -> None:
     """Record the notifications a batch of events causes in one transaction, then deliver them.
 
     Safe to call again with the same events. If one of them cannot be rendered, the
     batch is rolled back and each event is handled alone, so that the others still go.
+    What an idempotent channel takes (an .eml file) is sent while recording; the rest is handed
+    to `deliver` after commit (by default delivered here and now).
     """
     parsed = [(payload, event) for payload in payloads if (event := _parse(notifier, payload)) is not None]
     if len(parsed) == 1:
-        _handle_one(notifier, *parsed[0])
+        _handle_one(notifier, *parsed[0], deliver)
         return
     if not parsed:
         return
@@ -144,11 +150,11 @@ def handle_events(notifier: Notifier, payloads: list[Mapping[str, Any]]) -> None
     except _UNRENDERABLE:
         log.warning("notify.batch_split", events=len(parsed))
         for payload, event in parsed:
-            _handle_one(notifier, payload, event)
+            _handle_one(notifier, payload, event, deliver)
         return
     finally:
         clear()
-    _deliver(notifier, to_deliver)
+    deliver(notifier, to_deliver)
 
 
 def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:

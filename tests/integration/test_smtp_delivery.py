@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +17,8 @@ from sqlalchemy import select
 from infra.composition import Runtime
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
-from services.notify.handlers import handle_event, notifier_for
+from services.notify.handlers import handle_event, handle_events, notifier_for
+from services.notify.worker import DeliveryPool
 from shared.config import Settings, load_settings
 from shared.db.migrate import upgrade
 from shared.db.models import Notification, OutboxMessage
@@ -84,3 +88,62 @@ def test_an_acknowledgement_goes_through_smtp_once_however_often_the_event_arriv
     assert [tuple(row) for row in rows] == [("submitter/received", "sent")]
     assert not list(settings.mail_dir.glob("*.eml"))  # SMTP replaces the .eml files
     runtime.close()
+
+
+class GatedInbox(Inbox):
+    """A mail server that holds every message until `open` is set (or ten seconds pass)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 - aiosmtpd's name
+        deadline = time.monotonic() + 10
+        while not self.open.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_slow_mail_server_holds_up_the_delivery_threads_not_the_recording_of_events(tmp_path: Path) -> None:
+    inbox = GatedInbox()
+    with running_smtp_server(inbox) as port:
+        settings = load_settings(data_dir=tmp_path, smtp_url=f"smtp://127.0.0.1:{port}")
+        upgrade(settings.effective_database_url)
+        runtime = Runtime(settings)
+        payloads, ids = [], []
+        for n in range(3):
+            with unit_of_work(runtime.session_factory) as session:
+                created = submit_idea(
+                    session,
+                    Submission(title=f"Slow mail {n}", problem="P", idea="I", email=f"slow{n}@example.gov.uk"),
+                    channel="api",
+                    departments=settings.departments,
+                )
+                ids.append(created.id)
+                payloads.append(
+                    json.loads(session.scalar(select(OutboxMessage.payload).where(OutboxMessage.idea_id == created.id)))
+                )
+        notifier = notifier_for(settings, runtime.session_factory)
+        deliveries = DeliveryPool(threads=2)
+        started = time.monotonic()
+        for payload in payloads:  # as the consumer hands over its batches
+            handle_events(notifier, [payload], deliveries)
+        handed_over = time.monotonic() - started
+
+        def states() -> list[str]:
+            with unit_of_work(runtime.session_factory) as session:
+                return sorted(session.scalars(select(Notification.state).where(Notification.idea_id.in_(ids))))
+
+        recorded_while_held = states()
+        messages_while_held = len(inbox.messages)
+        inbox.open.set()
+        deliveries.close()  # finishes what it was handed
+        delivered = states()
+        runtime.close()
+
+    assert handed_over < 5, "recording waited for the mail server"
+    assert messages_while_held == 0
+    assert len(recorded_while_held) == 3
+    assert set(recorded_while_held) <= {"pending", "sending"}
+    assert sorted(recipients[0] for _, recipients, _ in inbox.messages) == [f"slow{n}@example.gov.uk" for n in range(3)]
+    assert delivered == ["sent", "sent", "sent"]
