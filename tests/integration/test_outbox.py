@@ -8,12 +8,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import dramatiq
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.common import dq_name
-from kombu import Connection
+from kombu import Connection, Queue
 from sqlalchemy import select
 
 from infra import people
@@ -221,27 +222,39 @@ def test_a_message_that_can_never_succeed_is_recorded_for_administrators_and_not
     )
 
 
-def test_every_event_is_published_on_the_topic_exchange_for_any_subscriber(stack, reviewers) -> None:  # type: ignore[no-untyped-def]
+def drain(connection: Connection, queue: Queue) -> list[dict[str, Any]]:
+    """Every message on `queue`, in the order it gives them, until it has had none for two seconds."""
+    received = []
+    with connection.SimpleQueue(queue) as simple:
+        while True:
+            try:
+                message = simple.get(timeout=2)
+            except simple.Empty:
+                return received
+            received.append(message.payload)
+            message.ack()
+
+
+@contextlib.contextmanager
+def auditor(stack, name: str) -> Iterator[tuple[Runtime, Connection, Queue]]:  # type: ignore[no-untyped-def]
+    """A subscriber queue of our own on the topic exchange, for every idea event; deleted with the stack."""
     runtime = Runtime(stack.settings())
-    audit_queue = f"{stack.prefix}audit"
-    stack.extra_env["_kombu_queues"] = audit_queue
+    audit_queue = f"{stack.prefix}{name}"
+    stack.extra_env["_kombu_queues"] = ",".join(filter(None, [stack.extra_env.get("_kombu_queues"), audit_queue]))
     queue = subscriber_queue(runtime.settings.events_exchange, audit_queue, "idea.#")
     try:
         with Connection(runtime.settings.effective_broker_url) as connection:
             queue(connection.default_channel).declare()
-            reference = submit(runtime, "Heard by an auditor")
-            runtime.relay().run_once()
-            received = []
-            with connection.SimpleQueue(queue) as simple:
-                while True:
-                    try:
-                        message = simple.get(timeout=2)
-                    except simple.Empty:
-                        break
-                    received.append(message.payload)
-                    message.ack()
+            yield runtime, connection, queue
     finally:
         runtime.close()
+
+
+def test_every_event_is_published_on_the_topic_exchange_for_any_subscriber(stack, reviewers) -> None:  # type: ignore[no-untyped-def]
+    with auditor(stack, "audit") as (runtime, connection, queue):
+        reference = submit(runtime, "Heard by an auditor")
+        runtime.relay().run_once()
+        received = drain(connection, queue)
     mine = [m for m in received if m["idea_reference"] == reference]
     assert [m["type"] for m in mine] == ["idea.received.v1"]
     assert mine[0]["submitter"]["email"] == "sub@example.gov.uk"
@@ -249,36 +262,20 @@ def test_every_event_is_published_on_the_topic_exchange_for_any_subscriber(stack
 
 def test_a_relay_batch_reaches_the_exchange_whole_and_in_the_order_of_the_outbox(stack, reviewers) -> None:  # type: ignore[no-untyped-def]
     """On Redis the relay's events go out as one pipeline at the end of its batch: none lost, none reordered."""
-    runtime = Runtime(stack.settings())
-    audit_queue = f"{stack.prefix}audit-order"
-    stack.extra_env["_kombu_queues"] = audit_queue
-    queue = subscriber_queue(runtime.settings.events_exchange, audit_queue, "idea.#")
-    try:
-        with Connection(runtime.settings.effective_broker_url) as connection:
-            queue(connection.default_channel).declare()
-            references = [submit(runtime, f"Ordered {n}") for n in range(25)]
-            with unit_of_work(runtime.session_factory) as session:
-                outbox_order = [
-                    str(event_id)
-                    for event_id in session.scalars(
-                        select(OutboxMessage.event_id)
-                        .join(Idea, Idea.id == OutboxMessage.idea_id)
-                        .where(Idea.reference.in_(references))
-                        .order_by(OutboxMessage.id)
-                    )
-                ]
-            assert runtime.relay().run_once() >= len(references)
-            received = []
-            with connection.SimpleQueue(queue) as simple:
-                while True:
-                    try:
-                        message = simple.get(timeout=2)
-                    except simple.Empty:
-                        break
-                    received.append(message.payload)
-                    message.ack()
-    finally:
-        runtime.close()
+    with auditor(stack, "audit-order") as (runtime, connection, queue):
+        references = [submit(runtime, f"Ordered {n}") for n in range(25)]
+        with unit_of_work(runtime.session_factory) as session:
+            outbox_order = [
+                str(event_id)
+                for event_id in session.scalars(
+                    select(OutboxMessage.event_id)
+                    .join(Idea, Idea.id == OutboxMessage.idea_id)
+                    .where(Idea.reference.in_(references))
+                    .order_by(OutboxMessage.id)
+                )
+            ]
+        assert runtime.relay().run_once() >= len(references)
+        received = drain(connection, queue)
     mine = [m["event_id"] for m in received if m["idea_reference"] in references]
     assert len(outbox_order) == len(references)
     assert mine == outbox_order
