@@ -2,7 +2,7 @@
 
 One consumer thread a process takes the events: it records them in batches, and a batch costs much
 the same for one event as for sixteen (a transaction, four statements), so one thread with full
-batches does more than several with small ones (`bench/README.md`). Deliveries that wait on the
+batches does more than several with small ones (README, Notifications). Deliveries that wait on the
 network (SMTP, webhooks) go to `threads` delivery threads, so that a slow mail server does not hold
 up the events; .eml files are written while recording.
 """
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.delivery import Notifier
-from services.notify.handlers import CONSUMER, deliver_now, handle_event, handle_events, notifier_for
+from services.notify.handlers import CONSUMER, Deliver, deliver_now, handle_event, handle_events, notifier_for
 from services.notify.subscriptions import TOPIC
 from shared.bus.catchup import catch_up
 from shared.bus.consumer import TopicConsumer
@@ -28,9 +27,7 @@ from shared.logging import get_logger
 log = get_logger("ideahub.notify")
 
 
-def consumer_for(
-    settings: Settings, notifier: Notifier, *, deliver: Callable[[Notifier, list[int]], None] = deliver_now
-) -> TopicConsumer:
+def consumer_for(settings: Settings, notifier: Notifier, *, deliver: Deliver = deliver_now) -> TopicConsumer:
     return TopicConsumer(
         settings.effective_broker_url,
         settings.events_exchange,
