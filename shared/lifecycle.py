@@ -8,9 +8,11 @@ so two workers racing on one idea cannot both move it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -93,41 +95,63 @@ _LOAD = _STATE.where(_ideas.c.id == bindparam("idea_id"))
 _LOAD_BY_REFERENCE = _STATE.where(_ideas.c.reference == bindparam("reference"))
 _MOVE = (
     update(_ideas)
-    .where(_ideas.c.id == bindparam("idea_id"), _ideas.c.status == bindparam("from_status"))
+    .where(_ideas.c.id.in_(bindparam("idea_ids", expanding=True)), _ideas.c.status == bindparam("from_status"))
     .values(status=bindparam("to_status"), updated_at=bindparam("at"), version=_ideas.c.version + 1)
 )
 _HISTORY = StatusChange.__table__.insert()
+
+
+def _state(row: Any) -> IdeaState:
+    return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
 
 
 def load(session: Session, idea_id: int) -> IdeaState:
     row = session.connection().execute(_LOAD, {"idea_id": idea_id}).one_or_none()
     if row is None:
         raise NotFound(f"no idea with id {idea_id}")
-    return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
+    return _state(row)
 
 
 _WITH_TEXT = select(*_STATE.selected_columns, _ideas.c.title, _ideas.c.problem, _ideas.c.proposal).where(
-    _ideas.c.id == bindparam("idea_id")
+    _ideas.c.id.in_(bindparam("idea_ids", expanding=True))
 )
 
+Text = tuple[str, str, str]
 
-def load_with_text(session: Session, idea_id: int) -> tuple[IdeaState, tuple[str, str, str]]:
+
+def load_with_text(session: Session, idea_id: int) -> tuple[IdeaState, Text]:
     """The idea's state, and its title, problem and proposal, in one read (screening needs both)."""
-    row = session.connection().execute(_WITH_TEXT, {"idea_id": idea_id}).one_or_none()
-    if row is None:
+    found = load_many_with_text(session, [idea_id])
+    if idea_id not in found:
         raise NotFound(f"no idea with id {idea_id}")
-    return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id), (
-        row.title,
-        row.problem,
-        row.proposal,
-    )
+    return found[idea_id]
+
+
+def load_many_with_text(session: Session, idea_ids: Iterable[int]) -> dict[int, tuple[IdeaState, Text]]:
+    """`load_with_text` for several ideas in one read; an id with no idea is absent from the answer."""
+    rows = session.connection().execute(_WITH_TEXT, {"idea_ids": list(idea_ids)})
+    return {row.id: (_state(row), (row.title, row.problem, row.proposal)) for row in rows}
 
 
 def load_by_reference(session: Session, reference: str) -> IdeaState:
     row = session.connection().execute(_LOAD_BY_REFERENCE, {"reference": reference}).one_or_none()
     if row is None:
         raise NotFound(f"no idea with reference {reference}")
-    return IdeaState(row.id, row.reference, Status(row.status), row.correlation_id)
+    return _state(row)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One idea's status change, as `transition` takes it: for `transition_many`."""
+
+    idea: IdeaState
+    target: Status
+    reason: str | None = None
+    reasons: Sequence[str] = ()
+    actor: str | None = None
+    cause: EventBase | None = None
+    # Emitted after the status change, in the same statement: the events the change brings with it.
+    with_events: Sequence[EventBase] = ()
 
 
 def transition(
@@ -145,28 +169,79 @@ def transition(
 
     `with_events` are emitted after it, in the same statement (the events the change brings with it).
     """
-    ensure_allowed(idea.status, target)
+    move = Move(idea, target, reason, tuple(reasons), actor, cause, tuple(with_events))
+    return transition_many(session, [move])[0]
+
+
+def transition_many(session: Session, moves: Sequence[Move]) -> list[IdeaStatusChangedV1]:
+    """Make several moves in a fixed number of statements, whatever their number; the caller commits.
+
+    Every move is checked first: an illegal one raises IllegalTransition before anything is written.
+    If an idea is no longer in the status that was read, StaleStatus is raised, and the caller's
+    transaction, which may hold the other moves, must be rolled back (a unit of work does that).
+    """
+    for move in moves:
+        ensure_allowed(move.idea.status, move.target)
     now = utcnow()
-    result = session.connection().execute(
-        _MOVE, {"idea_id": idea.id, "from_status": idea.status.value, "to_status": target.value, "at": now}
+    connection = session.connection()
+    by_change: dict[tuple[Status, Status], list[int]] = {}
+    for move in moves:
+        by_change.setdefault((move.idea.status, move.target), []).append(move.idea.id)
+    for (current, target), ids in by_change.items():
+        result = connection.execute(
+            _MOVE, {"idea_ids": ids, "from_status": current.value, "to_status": target.value, "at": now}
+        )
+        if result.rowcount != len(ids):  # type: ignore[attr-defined]
+            stale = next(m.idea for m in moves if m.idea.id in ids)
+            raise StaleStatus(
+                f"{stale.reference} is no longer {current}"
+                if len(ids) == 1
+                else f"one of {len(ids)} ideas is no longer {current}"
+            )
+    events = [
+        IdeaStatusChangedV1(
+            idea_id=move.idea.id,
+            idea_reference=move.idea.reference,
+            correlation_id=move.idea.correlation_id,
+            causation_id=move.cause.event_id if move.cause else None,
+            from_status=move.idea.status.value,
+            to_status=move.target.value,
+            reason=move.reason,
+            reasons=list(move.reasons),
+            actor=move.actor,
+            occurred_at=now,
+        )
+        for move in moves
+    ]
+    connection.execute(
+        _HISTORY,
+        [
+            _history_row(move.idea.id, move.idea.status, move.target, move.reason, move.actor, event.event_id, now)
+            for move, event in zip(moves, events, strict=True)
+        ],
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleStatus(f"{idea.reference} is no longer {idea.status}")
-    event = IdeaStatusChangedV1(
-        idea_id=idea.id,
-        idea_reference=idea.reference,
-        correlation_id=idea.correlation_id,
-        causation_id=cause.event_id if cause else None,
-        from_status=idea.status.value,
-        to_status=target.value,
-        reason=reason,
-        reasons=list(reasons),
-        actor=actor,
-        occurred_at=now,
-    )
-    record_history(session, idea.id, idea.status, target, reason=reason, actor=actor, event_id=event.event_id)
-    outbox.emit(session, event, *with_events)
-    return event
+    outbox.emit(session, *(e for move, event in zip(moves, events, strict=True) for e in (event, *move.with_events)))
+    return events
+
+
+def _history_row(
+    idea_id: int,
+    from_status: Status | None,
+    to_status: Status,
+    reason: str | None,
+    actor: str | None,
+    event_id: uuid.UUID | None,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "idea_id": idea_id,
+        "from_status": from_status.value if from_status else None,
+        "to_status": to_status.value,
+        "reason": reason,
+        "actor": actor,
+        "event_id": event_id,
+        "at": at,
+    }
 
 
 def record_history(
@@ -180,14 +255,5 @@ def record_history(
     event_id: uuid.UUID | None = None,
 ) -> None:
     session.connection().execute(
-        _HISTORY,
-        {
-            "idea_id": idea_id,
-            "from_status": from_status.value if from_status else None,
-            "to_status": to_status.value,
-            "reason": reason,
-            "actor": actor,
-            "event_id": event_id,
-            "at": utcnow(),
-        },
+        _HISTORY, _history_row(idea_id, from_status, to_status, reason, actor, event_id, utcnow())
     )

@@ -67,3 +67,12 @@ def bind(**values: object) -> None:
 
 def clear() -> None:
     structlog.contextvars.clear_contextvars()
+
+
+def about(event: Any) -> dict[str, str]:
+    """The fields that tie a log line to one event and its idea, for a line about one of several in hand."""
+    return {
+        "event_id": str(event.event_id),
+        "idea_reference": event.idea_reference,
+        "correlation_id": str(event.correlation_id),
+    }

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from shared import lifecycle
-from shared.contracts.events import parse_event, utcnow
+from shared.contracts.events import IdeaStatusChangedV1, parse_event, utcnow
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from shared.db.models import Idea, OutboxMessage, StatusChange
@@ -249,3 +249,92 @@ def test_load_by_reference_finds_the_same_idea(factory):
         by_id = lifecycle.load(session, idea_id)
         assert lifecycle.load_by_reference(session, by_id.reference) == by_id
     assert by_id.status is lifecycle.Status.MATCHING
+
+
+# --- transition_many(): several ideas in one go -----------------------------------------------------------------
+
+
+def test_several_moves_are_made_each_with_its_history_and_its_events_in_order(factory):
+    received = [insert_idea(factory, "received") for _ in range(3)]
+    reviewed = insert_idea(factory, "in_review")
+    with unit_of_work(factory) as session:
+        moves = [
+            lifecycle.Move(lifecycle.load(session, i), lifecycle.Status.IN_REVIEW, reason=f"r{i}") for i in received
+        ]
+        moves.append(lifecycle.Move(lifecycle.load(session, reviewed), lifecycle.Status.REJECTED, reasons=("weak",)))
+        events = lifecycle.transition_many(session, moves)
+
+    assert [(e.idea_id, e.to_status) for e in events] == [(i, "in_review") for i in received] + [(reviewed, "rejected")]
+    for idea_id, event in zip([*received, reviewed], events, strict=True):
+        after = read_footprint(factory, idea_id)
+        assert after.status == event.to_status
+        assert after.version == 2
+        assert after.history == [(event.from_status, event.to_status)]
+        assert [parse_event(payload) for _, payload in after.outbox] == [event]
+    assert events[0].reason == f"r{received[0]}"
+    assert events[-1].reasons == ["weak"]
+
+
+def test_the_events_a_move_brings_follow_its_status_change(factory):
+    idea_id = insert_idea(factory, "received")
+    with unit_of_work(factory) as session:
+        idea = lifecycle.load(session, idea_id)
+        extra = IdeaStatusChangedV1(
+            idea_id=idea_id, idea_reference=idea.reference, correlation_id=idea.correlation_id, from_status="x",
+            to_status="y",
+        )  # fmt: skip
+        (event,) = lifecycle.transition_many(
+            session, [lifecycle.Move(idea, lifecycle.Status.IN_REVIEW, with_events=[extra])]
+        )
+    assert [parse_event(payload) for _, payload in read_footprint(factory, idea_id).outbox] == [event, extra]
+
+
+def test_one_illegal_move_among_several_writes_nothing(factory):
+    ideas = [insert_idea(factory, "received"), insert_idea(factory, "implemented")]
+    before = [read_footprint(factory, i) for i in ideas]
+    seen_inside: list[list[Footprint]] = []
+
+    def attempt() -> None:
+        with unit_of_work(factory) as session:
+            states = [lifecycle.load(session, i) for i in ideas]
+            try:
+                lifecycle.transition_many(session, [lifecycle.Move(s, lifecycle.Status.IN_REVIEW) for s in states])
+            finally:
+                seen_inside.append([footprint(session, i) for i in ideas])
+
+    with pytest.raises(IllegalTransition, match="from implemented to in_review"):
+        attempt()
+    assert seen_inside == [before], "transition_many() wrote something before refusing a move"
+    assert [read_footprint(factory, i) for i in ideas] == before
+
+
+def test_one_stale_move_among_several_raises_and_the_unit_of_work_keeps_none_of_them(factory):
+    fresh, raced = insert_idea(factory, "received"), insert_idea(factory, "received")
+    with factory() as session:
+        states = [lifecycle.load(session, fresh), lifecycle.load(session, raced)]
+    with unit_of_work(factory) as session:  # another writer moves one of them first
+        lifecycle.transition(session, lifecycle.load(session, raced), lifecycle.Status.WITHDRAWN)
+    before = [read_footprint(factory, i) for i in (fresh, raced)]
+
+    def attempt() -> None:
+        with unit_of_work(factory) as session:
+            lifecycle.transition_many(session, [lifecycle.Move(s, lifecycle.Status.IN_REVIEW) for s in states])
+
+    with pytest.raises(StaleStatus, match="no longer received"):
+        attempt()
+    assert [read_footprint(factory, i) for i in (fresh, raced)] == before
+    assert before[0].status == "received"
+
+
+def test_load_many_with_text_reads_several_ideas_and_leaves_out_missing_ones(factory):
+    ideas = [insert_idea(factory, "received"), insert_idea(factory, "matching")]
+    with factory() as session:
+        found = lifecycle.load_many_with_text(session, [*ideas, 999_999])
+        assert set(found) == set(ideas)
+        state, text = found[ideas[1]]
+        assert state == lifecycle.load(session, ideas[1])
+        assert text == (
+            "Shorter queues at the front desk",
+            "People wait an hour to be seen.",
+            "Give out numbered tickets.",
+        )
