@@ -19,9 +19,9 @@ from shared.worker.stage import StageContext, stage_actor
 QUEUE = "review"
 
 
-@stage_actor(queue=QUEUE)
-def screen_idea(session: Session, event: IdeaReceivedV1, ctx: StageContext) -> None:
-    handlers.screen_idea(session, event, settings=ctx.settings)
+@stage_actor(queue=QUEUE, batched=True)
+def screen_idea(session: Session, events: list[IdeaReceivedV1], ctx: StageContext) -> None:
+    handlers.screen_ideas(session, events, settings=ctx.settings)
 
 
 @stage_actor(queue=QUEUE)

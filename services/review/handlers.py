@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from services.review import similarity
+from services.review.assignment import WAITING, ReviewerPool
 from services.review.schemas import (
     AdminTaskView,
     IdeaReviews,
@@ -35,119 +36,91 @@ from shared.contracts.events import (
 )
 from shared.db.models import Idea, Person, Question, Review, ReviewTask
 from shared.errors import Conflict, NotFound
-from shared.logging import get_logger
+from shared.logging import about, get_logger
 from shared.web.deps import Principal
 from shared.workdays import deadline
 
 log = get_logger("ideahub.review")
-_NEW_TASKS = ReviewTask.__table__.insert().returning(ReviewTask.__table__.c.id)
+_NEW_TASKS = ReviewTask.__table__.insert().returning(
+    ReviewTask.__table__.c.id, ReviewTask.__table__.c.idea_id, ReviewTask.__table__.c.reviewer_id
+)
 Status = lifecycle.Status
-
-
-_people = Person.__table__
-_tasks = ReviewTask.__table__
-
-# The tasks that count against a reviewer: those still waiting for them (a question's task waits too).
-WAITING = ("open", "asked")
-
-# A reviewer's load is counted from their tasks when reviewers are chosen, never kept in a counter: a
-# counter on each reviewer's row is a row every screening updates, and its lock, held until commit,
-# made screenings wait for one another. The count stops at LOAD_CAP, so that choosing costs the same
-# however many tasks are waiting: past it a reviewer is simply busy, and among equally loaded reviewers
-# the one given a task longest ago goes first (a round robin). Both read an index alone.
-LOAD_CAP = 50
-_waiting = (
-    select(literal(1))
-    .where(_tasks.c.reviewer_id == _people.c.id, _tasks.c.state.in_(WAITING))
-    .correlate(_people)
-    .limit(LOAD_CAP)
-    .subquery("waiting")
-)
-_load = select(func.count()).select_from(_waiting).scalar_subquery()
-_last_given = func.coalesce(
-    select(func.max(_tasks.c.id)).where(_tasks.c.reviewer_id == _people.c.id).correlate(_people).scalar_subquery(),
-    0,
-)
-
-
-def _by_fit_then_load(query: Select[tuple[int]]) -> Select[tuple[int]]:
-    """The idea's department first, then its theme, then the least loaded, then the longest since a task.
-
-    A NULL department or theme matches nobody, so it sorts everyone alike.
-    """
-    return query.order_by(
-        case((_people.c.department == bindparam("department"), 0), else_=1),
-        case((_people.c.themes.contains(bindparam("theme")), 0), else_=1),
-        _load,
-        _last_given,
-        _people.c.id,
-    )
-
-
-@cache
-def _reviewer_choice(count: int) -> Select[tuple[int]]:
-    """Built once per count."""
-    return _by_fit_then_load(
-        select(_people.c.id).where(
-            _people.c.role == "reviewer", _people.c.active.is_(True), _people.c.email != bindparam("exclude")
-        )
-    ).limit(count)
-
-
-def choose_reviewers(
-    session: Session, *, count: int, department: str | None, theme: str | None, exclude_email: str | None
-) -> list[int]:
-    """Reviewers of the idea's department and theme first, then the least loaded; never the submitter."""
-    parameters = {"department": department, "theme": theme, "exclude": (exclude_email or "").lower()}
-    return list(session.connection().execute(_reviewer_choice(count), parameters).scalars())
 
 
 def screen_idea(session: Session, event: IdeaReceivedV1, *, settings: Settings) -> None:
     """Check a received idea, assign its reviewers and put it in review."""
-    idea, text = lifecycle.load_with_text(session, event.idea_id)
-    if idea.status is not Status.RECEIVED:
-        log.info("review.screen_skipped", status=idea.status.value)  # withdrawn meanwhile, say
+    screen_ideas(session, [event], settings=settings)
+
+
+def screen_ideas(session: Session, events: Sequence[IdeaReceivedV1], *, settings: Settings) -> None:
+    """Check received ideas, assign their reviewers and put them in review, in the caller's transaction.
+
+    However many ideas there are, it costs the same few statements (read the ideas, read the reviewers,
+    add the tasks, search and index for duplicates, move the ideas), so that a worker that takes several
+    at once (`shared.worker.stage.GroupCommit`) does less for each. The ideas are screened in order, each
+    as if the earlier ones had been screened and committed before it.
+    """
+    found = lifecycle.load_many_with_text(session, [event.idea_id for event in events])
+    todo = []
+    for event in events:
+        if event.idea_id not in found:
+            raise NotFound(f"no idea with id {event.idea_id}")
+        idea, text = found[event.idea_id]
+        if idea.status is not Status.RECEIVED:
+            log.info("review.screen_skipped", status=idea.status.value, **about(event))  # withdrawn meanwhile, say
+            continue
+        todo.append((event, idea, text))
+    if not todo:
         return
-    reviewers = choose_reviewers(
-        session,
-        count=settings.reviewers_per_idea,
-        department=event.department,
-        theme=event.theme,
-        exclude_email=event.submitter.email,
-    )
+    pool = ReviewerPool.read(session)
+    chosen = [
+        pool.choose(
+            settings.reviewers_per_idea,
+            department=event.department,
+            theme=event.theme,
+            exclude_email=event.submitter.email,
+        )
+        for event, _, _ in todo
+    ]
     now = utcnow()
     due = deadline(now, settings.review_deadline)
-    assigned = []
-    if reviewers:
-        task_ids = (
-            session.connection()
-            .execute(
-                ReviewTask.__table__.insert().returning(ReviewTask.id),
-                [
-                    {"idea_id": idea.id, "reviewer_id": r, "state": "open", "assigned_at": now, "due_at": due}
-                    for r in reviewers
-                ],
-            )
-            .scalars()
-        )
-        assigned = [
-            ReviewAssignedV1.caused_by(event, task_id=task_id, reviewer_id=reviewer_id, due_at=due)
-            for task_id, reviewer_id in zip(task_ids, reviewers, strict=True)
-        ]
-    else:
-        log.warning("review.no_reviewers_available")
-    # Recorded for reviewers to judge; a likely duplicate changes neither status nor assignment.
-    duplicates = similarity.find_and_index(session, idea.id, threshold=settings.duplicate_threshold, now=now, text=text)
-    lifecycle.transition(
-        session,
-        idea,
-        Status.IN_REVIEW,
-        reason=f"{len(reviewers)} reviewer(s) assigned",
-        actor="screening",
-        cause=event,
-        with_events=assigned,
+    rows = [
+        {"idea_id": idea.id, "reviewer_id": r, "state": "open", "assigned_at": now, "due_at": due}
+        for (_, idea, _), reviewers in zip(todo, chosen, strict=True)
+        for r in reviewers
+    ]
+    task_ids = (
+        {(row.idea_id, row.reviewer_id): row.id for row in session.connection().execute(_NEW_TASKS, rows)}
+        if rows
+        else {}
     )
-    log.info("review.idea_screened", reviewers=len(reviewers), duplicates=len(duplicates))
+    # Recorded for reviewers to judge; a likely duplicate changes neither status nor assignment.
+    duplicates = similarity.find_and_index_many(
+        session, [(idea.id, text) for _, idea, text in todo], threshold=settings.duplicate_threshold, now=now
+    )
+    moves = []
+    for (event, idea, _), reviewers in zip(todo, chosen, strict=True):
+        assigned = [
+            ReviewAssignedV1.caused_by(event, task_id=task_ids[idea.id, r], reviewer_id=r, due_at=due)
+            for r in reviewers
+        ]
+        moves.append(
+            lifecycle.Move(
+                idea,
+                Status.IN_REVIEW,
+                reason=f"{len(reviewers)} reviewer(s) assigned",
+                actor="screening",
+                cause=event,
+                with_events=assigned,
+            )
+        )
+    lifecycle.transition_many(session, moves)
+    for (event, _, _), reviewers in zip(todo, chosen, strict=True):
+        if not reviewers:
+            log.warning("review.no_reviewers_available", **about(event))
+        log.info(
+            "review.idea_screened", reviewers=len(reviewers), duplicates=len(duplicates[event.idea_id]), **about(event)
+        )
 
 
 def open_tasks(session: Session, *, reviewer: Principal) -> list[TaskView]:
@@ -302,34 +275,20 @@ class NewTask:
     due_at: datetime
 
 
-_REPLACEMENT = _by_fit_then_load(
-    select(_people.c.id).where(
-        _people.c.role == "reviewer",
-        _people.c.active.is_(True),
-        _people.c.email != bindparam("exclude"),
-        ~exists().where(_tasks.c.idea_id == bindparam("idea_id"), _tasks.c.reviewer_id == _people.c.id),
-    )
-).limit(1)
-
-
 def assign_replacement(session: Session, idea_id: int, *, now: datetime, settings: Settings) -> NewTask | None:
     """A new task, with a fresh deadline, for a reviewer who never had this idea and is not its submitter.
 
     The caller emits ReviewAssignedV1 (`assigned_event`).
     """
     idea = session.execute(select(Idea.department, Idea.theme, Idea.submitter_email).where(Idea.id == idea_id)).one()
-    reviewer_id = session.scalar(
-        _REPLACEMENT,
-        {
-            "idea_id": idea_id,
-            "department": idea.department,
-            "theme": idea.theme,
-            "exclude": (idea.submitter_email or "").lower(),
-        },
+    had = set(session.scalars(select(ReviewTask.reviewer_id).where(ReviewTask.idea_id == idea_id)))
+    chosen = ReviewerPool.read(session).choose(
+        1, department=idea.department, theme=idea.theme, exclude_email=idea.submitter_email, exclude_ids=had
     )
-    if reviewer_id is None:
+    if not chosen:
         log.warning("review.no_replacement_available")
         return None
+    (reviewer_id,) = chosen
     due = deadline(now, settings.review_deadline)
     task_id = session.execute(
         _NEW_TASKS, {"idea_id": idea_id, "reviewer_id": reviewer_id, "state": "open", "assigned_at": now, "due_at": due}

@@ -9,15 +9,19 @@ The wrapper owns the transaction: it records the event id for this consumer in
 the same transaction as the handler's effect, so a redelivered message is a no-op.
 A PermanentError is not retried: it is rolled back and recorded in
 `failed_messages` for administrators.
+
+A handler declared `batched` takes a list of events; its deliveries that arrive while another
+is being handled are then handled together, in one transaction (`GroupCommit`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,9 +37,9 @@ from shared.config import Settings
 from shared.contracts.events import Event, MessageFailedV1, parse_event, utcnow
 from shared.db.models import FailedMessage, ProcessedMessage
 from shared.db.uow import unit_of_work
-from shared.db.util import insert_ignore
+from shared.db.util import insert_ignore_many
 from shared.errors import PermanentError
-from shared.logging import bind, clear, get_logger
+from shared.logging import about, bind, clear, get_logger
 
 log = get_logger("ideahub.worker")
 
@@ -59,6 +63,9 @@ class StageActor:
     # event, recipient and channel, say): a second delivery then finds that key, and a separate
     # processed_messages row would be a second write of the same fact.
     dedupe: bool = True
+    # True for a handler `fn(session, events, ctx)` of a list of events, which costs less for each when
+    # it takes several: deliveries that arrive together are then handled together (GroupCommit).
+    batched: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,12 @@ class Subscription:
     at: Callable[[Mapping[str, Any], Settings], datetime | None] | None = field(default=None)
 
 
-def stage_actor(*, queue: str, name: str | None = None, dedupe: bool = True) -> Callable[[Handler], StageActor]:
+def stage_actor(
+    *, queue: str, name: str | None = None, dedupe: bool = True, batched: bool = False
+) -> Callable[[Handler], StageActor]:
     def wrap(fn: Handler) -> StageActor:
-        return StageActor(fn=fn, actor_name=name or f"{queue}.{fn.__name__}", queue=queue, dedupe=dedupe)
+        actor_name = name or f"{queue}.{fn.__name__}"
+        return StageActor(fn=fn, actor_name=actor_name, queue=queue, dedupe=dedupe, batched=batched)
 
     return wrap
 
@@ -147,40 +157,149 @@ def record_failure(
             )
 
 
+class Delivery:
+    """One message's event on its way through a handler, and how it ended: done, refused, or an error to raise."""
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.payload = payload
+        self.event: Event | None = None
+        self.finished = False
+        self.error: BaseException | None = None
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.finished, self.error = True, error
+
+    def outcome(self) -> None:
+        """Return if the event was handled (or refused for good); raise what the broker should retry on."""
+        if self.error is not None:
+            raise self.error
+
+
 def run_handler(
     stage: StageActor, session_factory: sessionmaker[Session], ctx: StageContext, payload: Mapping[str, Any]
 ) -> None:
     """Handle one delivery of an event: at most one effect per (consumer, event), whatever is redelivered."""
-    try:
-        event: Event = parse_event(dict(payload))
-    except ValidationError as exc:
-        log.error("message.malformed", consumer=stage.actor_name, error=str(exc))
-        record_failure(session_factory, stage.actor_name, payload, f"malformed event: {exc}")
+    delivery = Delivery(payload)
+    handle_deliveries(stage, session_factory, ctx, [delivery])
+    delivery.outcome()
+
+
+def handle_deliveries(
+    stage: StageActor, session_factory: sessionmaker[Session], ctx: StageContext, deliveries: Sequence[Delivery]
+) -> None:
+    """Handle these deliveries in one transaction, and finish each: a batch is all or nothing.
+
+    A malformed payload is recorded for administrators and leaves the others. If the handler refuses
+    (PermanentError), the batch is rolled back and each delivery is handled again alone, so that only the
+    one at fault is recorded as failed. Any other error (the database went away, say) is every delivery's
+    error, for the broker to retry each.
+    """
+    parsed = []
+    for delivery in deliveries:
+        try:
+            delivery.event = parse_event(dict(delivery.payload))
+        except ValidationError as exc:
+            log.error("message.malformed", consumer=stage.actor_name, error=str(exc))
+            record_failure(session_factory, stage.actor_name, delivery.payload, f"malformed event: {exc}")
+            delivery.finish()
+            continue
+        parsed.append(delivery)
+    if not parsed:
         return
-    bind(
-        consumer=stage.actor_name,
-        event_id=str(event.event_id),
-        event_type=event.type,
-        idea_reference=event.idea_reference,
-        correlation_id=str(event.correlation_id),
-    )
+    events = [delivery.event for delivery in parsed if delivery.event is not None]
+    bind(consumer=stage.actor_name, **(about(events[0]) | {"event_type": events[0].type} if len(events) == 1 else {}))
     try:
         with unit_of_work(session_factory) as session:
-            first = not stage.dedupe or insert_ignore(
-                session,
-                ProcessedMessage.__table__,
-                {"consumer": stage.actor_name, "event_id": event.event_id, "processed_at": utcnow()},
-            )
-            if not first:
-                log.info("message.duplicate_ignored")
-                return
-            stage.fn(session, event, ctx)
-        log.info("message.handled")
+            fresh = _first_deliveries(session, stage, events)
+            for event in events:
+                if event.event_id not in fresh:
+                    log.info("message.duplicate_ignored", **about(event))
+            todo = [event for event in events if event.event_id in fresh]
+            if todo:
+                stage.fn(session, todo if stage.batched else todo[0], ctx)
     except PermanentError as exc:
+        if len(parsed) > 1:
+            log.warning("message.batch_split", events=len(parsed), error=str(exc))
+            clear()
+            for delivery in parsed:
+                handle_deliveries(stage, session_factory, ctx, [delivery])
+            return
         log.error("message.refused", error=str(exc))
-        record_failure(session_factory, stage.actor_name, payload, f"{type(exc).__name__}: {exc}")
+        record_failure(session_factory, stage.actor_name, parsed[0].payload, f"{type(exc).__name__}: {exc}")
+        parsed[0].finish()
+        return
+    except Exception as exc:
+        for delivery in parsed:
+            delivery.finish(exc)
+        return
     finally:
         clear()
+    for delivery in parsed:
+        assert delivery.event is not None
+        log.info("message.handled", consumer=stage.actor_name, **about(delivery.event))
+        delivery.finish()
+
+
+def _first_deliveries(session: Session, stage: StageActor, events: list[Event]) -> set[uuid.UUID]:
+    """The ids of the events this consumer had not handled before, recorded now as handled."""
+    if not stage.dedupe:
+        return {event.event_id for event in events}
+    now = utcnow()
+    rows = [{"consumer": stage.actor_name, "event_id": event.event_id, "processed_at": now} for event in events]
+    inserted = insert_ignore_many(session, ProcessedMessage.__table__, rows, ProcessedMessage.event_id)
+    return {row.event_id for row in inserted}
+
+
+class GroupCommit:
+    """A batched stage actor's deliveries, handled together when they arrive together (a group commit).
+
+    Each worker thread hands in its message and waits. One thread at a time leads: it takes its own
+    delivery and those waiting (up to `limit`), and handles them in one transaction while the deliveries
+    that arrive meanwhile wait for the next leader. Under light load a delivery is handled alone and at
+    once; when every thread is busy, one transaction handles about as many events as there are threads.
+    A thread returns only when its own delivery is finished, raising its error if it had one, so the
+    broker acknowledges, retries or dead-letters each message as it would without the grouping.
+    """
+
+    def __init__(
+        self, stage: StageActor, session_factory: sessionmaker[Session], ctx: StageContext, *, limit: int = 64
+    ) -> None:
+        self.stage = stage
+        self.session_factory = session_factory
+        self.ctx = ctx
+        self.limit = limit
+        self._turn = threading.Condition()
+        self._waiting: list[Delivery] = []
+        self._leading = False
+
+    @property
+    def queued(self) -> int:
+        """Deliveries waiting for a leader to take them."""
+        with self._turn:
+            return len(self._waiting)
+
+    def __call__(self, payload: Mapping[str, Any]) -> None:
+        mine = Delivery(payload)
+        with self._turn:
+            self._waiting.append(mine)
+            while self._leading and not mine.finished:
+                self._turn.wait()
+            if mine.finished:  # a leader handled it
+                return mine.outcome()
+            self._leading = True
+            self._waiting.remove(mine)
+            batch = [mine, *self._waiting[: self.limit - 1]]
+            del self._waiting[: self.limit - 1]
+        try:
+            handle_deliveries(self.stage, self.session_factory, self.ctx, batch)
+        finally:
+            with self._turn:
+                for delivery in batch:  # interrupted (a time limit, say): the others are retried by the broker
+                    if not delivery.finished:
+                        delivery.finish(RuntimeError("interrupted while handling a batch"))
+                self._leading = False
+                self._turn.notify_all()
+        return mine.outcome()
 
 
 class RecordFinalFailures(Middleware):
@@ -212,11 +331,11 @@ def register(
     broker.add_middleware(RecordFinalFailures(session_factory))
     actors = []
     for stage in stages:
+        if stage.batched:
+            run = GroupCommit(stage, session_factory, ctx)
+        else:
+            run = functools.partial(run_handler, stage, session_factory, ctx)
 
-        def run(payload: dict[str, Any], _stage: StageActor = stage) -> None:
-            run_handler(_stage, session_factory, ctx, payload)
-
-        run.__name__ = stage.actor_name
         actors.append(
             dramatiq.Actor(
                 run,

@@ -9,6 +9,7 @@ from infra.composition import Runtime
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.review import handlers
+from services.review.assignment import LOAD_CAP
 from services.review.schemas import ReviewIn
 from shared.config import Settings
 from shared.contracts.events import IdeaReceivedV1, utcnow
@@ -113,7 +114,7 @@ def test_reviewers_past_the_load_cap_are_equally_busy_and_take_turns(sqlite_sett
     }
     # r1, then r2, then r3 were given their tasks, all past the cap; r3 has the fewest.
     waiting = {"r1": 60, "r2": 70, "r3": 55}
-    assert handlers.LOAD_CAP < min(waiting.values())
+    assert LOAD_CAP < min(waiting.values())
     with unit_of_work(runtime.session_factory) as session:
         ideas = [
             submit_idea(

@@ -1,0 +1,189 @@
+"""A batched stage actor: deliveries that arrive together are handled together, each still on its own terms.
+
+These drive `GroupCommit` and `handle_deliveries` with real threads and a real (SQLite) database; the
+delivery by a real broker and worker is in test_batched_screening.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from infra.composition import Runtime
+from services.intake.handlers import submit_idea
+from services.intake.schemas import Submission
+from shared.config import Settings
+from shared.db.models import FailedMessage, OutboxMessage, ProcessedMessage
+from shared.db.uow import unit_of_work
+from shared.errors import PermanentError
+from shared.worker.stage import Delivery, GroupCommit, StageActor, StageContext, handle_deliveries
+
+CONSUMER = "test.grouped"
+
+
+@dataclass
+class Recorder:
+    """A batched handler that notes each batch it is given, and can be held or made to fail."""
+
+    batches: list[list[str]] = field(default_factory=list)
+    hold: threading.Event | None = None  # the first batch waits for it
+    entered: threading.Event = field(default_factory=threading.Event)
+    refuse: str | None = None  # a batch holding this reference is refused for good
+    broken: bool = False  # every batch fails as if the database had gone away
+
+    def __call__(self, session: Any, events: list[Any], ctx: StageContext) -> None:
+        self.batches.append([event.idea_reference for event in events])
+        if not self.entered.is_set():
+            self.entered.set()
+            if self.hold is not None:
+                assert self.hold.wait(10)
+        if self.broken:
+            raise ConnectionError("the database went away")
+        if self.refuse in self.batches[-1]:
+            raise PermanentError(f"{self.refuse} cannot be handled")
+
+
+@pytest.fixture
+def runtime(sqlite_settings: Settings) -> Runtime:
+    return Runtime(sqlite_settings)
+
+
+def received(runtime: Runtime, count: int) -> list[dict[str, Any]]:
+    """`count` new ideas' idea.received payloads, as the relay would deliver them."""
+    payloads = []
+    for n in range(count):
+        with unit_of_work(runtime.session_factory) as session:
+            created = submit_idea(
+                session,
+                Submission(title=f"Idea {n}", problem="P", idea="I", email="someone@example.gov.uk"),
+                channel="api",
+                departments=runtime.settings.departments,
+            )
+            payloads.append(
+                json.loads(session.scalar(select(OutboxMessage.payload).where(OutboxMessage.idea_id == created.id)))
+            )
+    return payloads
+
+
+def stage_of(recorder: Recorder) -> StageActor:
+    return StageActor(fn=recorder, actor_name=CONSUMER, queue="test", batched=True)
+
+
+def processed(runtime: Runtime) -> set[str]:
+    with unit_of_work(runtime.session_factory) as session:
+        ids = session.scalars(select(ProcessedMessage.event_id).where(ProcessedMessage.consumer == CONSUMER))
+        return {str(event_id) for event_id in ids}
+
+
+def failed(runtime: Runtime) -> list[str]:
+    with unit_of_work(runtime.session_factory) as session:
+        return [
+            str(f) for f in session.scalars(select(FailedMessage.event_id).where(FailedMessage.consumer == CONSUMER))
+        ]
+
+
+def wait_until(check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_deliveries_that_arrive_while_one_is_handled_are_handled_together_and_each_waits_for_its_own(
+    runtime: Runtime,
+) -> None:
+    payloads = received(runtime, 4)
+    recorder = Recorder(hold=threading.Event())
+    group = GroupCommit(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings))
+    outcomes: dict[int, BaseException | None] = {}
+
+    def deliver(n: int) -> None:
+        try:
+            group(payloads[n])
+            outcomes[n] = None
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            outcomes[n] = exc
+
+    first = threading.Thread(target=deliver, args=(0,))
+    first.start()
+    assert recorder.entered.wait(10)
+    others = [threading.Thread(target=deliver, args=(n,)) for n in (1, 2, 3)]
+    for thread in others:
+        thread.start()
+    wait_until(lambda: group.queued == 3)
+    time.sleep(0.1)
+    assert all(thread.is_alive() for thread in [first, *others]), "a delivery returned before it was handled"
+
+    recorder.hold.set()  # type: ignore[union-attr]
+    for thread in [first, *others]:
+        thread.join(10)
+    references = [p["idea_reference"] for p in payloads]
+    assert recorder.batches == [references[:1], references[1:]]
+    assert outcomes == {0: None, 1: None, 2: None, 3: None}
+    assert processed(runtime) == {p["event_id"] for p in payloads}
+
+
+def test_a_delivery_alone_is_handled_at_once_as_a_batch_of_one(runtime: Runtime) -> None:
+    payloads = received(runtime, 2)
+    recorder = Recorder()
+    group = GroupCommit(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings))
+    group(payloads[0])
+    group(payloads[1])
+    assert recorder.batches == [[payloads[0]["idea_reference"]], [payloads[1]["idea_reference"]]]
+
+
+def test_an_event_refused_in_a_batch_is_recorded_alone_and_the_others_are_handled(runtime: Runtime) -> None:
+    payloads = received(runtime, 3)
+    bad = payloads[1]["idea_reference"]
+    recorder = Recorder(refuse=bad)
+    deliveries = [Delivery(p) for p in payloads]
+    handle_deliveries(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings), deliveries)
+
+    references = [p["idea_reference"] for p in payloads]
+    assert recorder.batches == [references, *([r] for r in references)]  # together, then each alone
+    for delivery in deliveries:
+        delivery.outcome()  # none raises: a refusal is recorded, not retried
+    assert processed(runtime) == {payloads[0]["event_id"], payloads[2]["event_id"]}
+    assert failed(runtime) == [payloads[1]["event_id"]]
+
+
+def test_when_a_batch_fails_for_a_passing_reason_every_delivery_raises_it_for_the_broker_to_retry(
+    runtime: Runtime,
+) -> None:
+    payloads = received(runtime, 3)
+    deliveries = [Delivery(p) for p in payloads]
+    handle_deliveries(
+        stage_of(Recorder(broken=True)), runtime.session_factory, StageContext(runtime.settings), deliveries
+    )
+    for delivery in deliveries:
+        with pytest.raises(ConnectionError):
+            delivery.outcome()
+    assert processed(runtime) == set()
+    assert failed(runtime) == []
+
+
+def test_an_event_handled_before_is_left_out_of_the_batch_and_a_malformed_one_is_recorded(runtime: Runtime) -> None:
+    payloads = received(runtime, 3)
+    recorder = Recorder()
+    ctx = StageContext(runtime.settings)
+    handle_deliveries(stage_of(recorder), runtime.session_factory, ctx, [Delivery(payloads[0])])
+    malformed = {"type": "idea.received.v1", "event_id": "not a uuid"}
+    deliveries = [Delivery(p) for p in (payloads[0], malformed, payloads[1], payloads[2])]
+    handle_deliveries(stage_of(recorder), runtime.session_factory, ctx, deliveries)
+
+    references = [p["idea_reference"] for p in payloads]
+    assert recorder.batches == [references[:1], references[1:]]
+    for delivery in deliveries:
+        delivery.outcome()
+    assert processed(runtime) == {p["event_id"] for p in payloads}
+    with unit_of_work(runtime.session_factory) as session:
+        errors = session.scalars(select(FailedMessage.error).where(FailedMessage.consumer == CONSUMER)).all()
+    assert len(errors) == 1
+    assert errors[0].startswith("malformed event")
