@@ -6,10 +6,13 @@ reuses their compiled form and cache key instead of rebuilding both per call.
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Table
+from sqlalchemy import JSON, Executable, Table, Text, bindparam, cast, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -50,11 +53,41 @@ def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]
 
     The rows that existed already are simply absent from the answer, so return a key column to tell
     which were new. The same locking as `insert_ignore`: of two racing transactions, one inserts.
+    Every row has the same keys.
+
+    On PostgreSQL the rows travel as one JSON document, read by `json_populate_recordset` into the
+    table's own column types: the statement is then the same whatever the number of rows, so psycopg
+    parses it and the server plans it once. As a multi-row VALUES list, a batch of notifications was
+    hundreds of parameters, which psycopg parses anew in Python for every statement (it caches only
+    those of 50 parameters or fewer): a fifth of notify's time.
     """
     if not rows:
         return []
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        statement = _insert_ignore_json_statement(table, tuple(rows[0]), columns)
+        return list(connection.execute(statement, {"rows": json.dumps(rows, default=_json_value)}))
     return list(connection.execute(_insert_ignore_many_statement(connection.dialect.name, table, columns), rows))
+
+
+@cache
+def _insert_ignore_json_statement(table: Table, keys: tuple[str, ...], columns: tuple[Any, ...]) -> Executable:
+    document = cast(bindparam("rows", type_=Text), JSON)
+    # NULL::table names the record type the document's objects are read into.
+    rows = func.json_populate_recordset(literal_column(f"NULL::{table.name}"), document).table_valued(*keys)
+    chosen = select(*(rows.c[key] for key in keys))
+    return postgresql.insert(table).from_select(list(keys), chosen).on_conflict_do_nothing().returning(*columns)
+
+
+def _json_value(value: object) -> str:
+    """A value JSON has no type for, as PostgreSQL reads it into the column."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UtcDateTime refuses one
+            raise ValueError("naive datetime: use shared.contracts.events.utcnow()")
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be sent as JSON")
 
 
 @cache
