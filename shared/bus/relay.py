@@ -42,6 +42,10 @@ class Route:
     A time further away than `horizon_ms` gets no message at all: the sweep acts on it when it is due.
     A worker holds the delayed messages it has fetched, unacknowledged, in memory until they are due,
     so days-long deadlines would pile up there; a minute's lateness on those does not matter.
+
+    With `batch` (for an actor that takes a list of events, and never with `at`), the events of this
+    route that one pass of the relay reads travel together, up to `batch` in a message: one message
+    to send, take and acknowledge for several events, and one transaction for the actor.
     """
 
     event_type: str
@@ -50,6 +54,11 @@ class Route:
     when: Callable[[Mapping[str, Any]], bool] | None = None
     at: Callable[[Mapping[str, Any]], datetime | None] | None = None
     horizon_ms: int | None = None
+    batch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch is not None and self.at is not None:
+            raise ValueError(f"{self.actor_name}: a route's messages are either delayed or batched, not both")
 
     def left_to_sweep(self, delay_ms: int | None) -> bool:
         """True when a delay is beyond the horizon: no message, the owning service's sweep acts on time."""
@@ -109,6 +118,7 @@ class Relay:
             self._publish(rows)
 
     def _publish(self, rows: list[Any]) -> None:
+        together: dict[Route, list[Any]] = {}  # the events of batched routes, sent after the loop
         for row in rows:
             if self.publisher is not None:
                 self.publisher.publish(row.event_type, row.payload)
@@ -120,19 +130,25 @@ class Relay:
             for route in routes:
                 if route.when is not None and not route.when(data):
                     continue
+                if route.batch is not None:
+                    together.setdefault(route, []).append(data)
+                    continue
                 delay = route.delay_ms(data, now)
                 if route.left_to_sweep(delay):
                     continue
-                self.broker.enqueue(
-                    dramatiq.Message(
-                        queue_name=route.queue_name,
-                        actor_name=route.actor_name,
-                        args=(data,),
-                        kwargs={},
-                        options={},
-                    ),
-                    delay=delay,
-                )
+                self._enqueue(route, data, delay)
+        for route, events in together.items():
+            size = route.batch or 1
+            for start in range(0, len(events), size):
+                self._enqueue(route, events[start : start + size], None)
+
+    def _enqueue(self, route: Route, argument: Any, delay: int | None) -> None:
+        self.broker.enqueue(
+            dramatiq.Message(
+                queue_name=route.queue_name, actor_name=route.actor_name, args=(argument,), kwargs={}, options={}
+            ),
+            delay=delay,
+        )
 
     def mark_published(self, ids: list[int]) -> None:
         with unit_of_work(self.session_factory) as session:

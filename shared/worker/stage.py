@@ -52,6 +52,8 @@ class StageContext:
 
 
 Handler = Callable[[Session, Any, StageContext], None]
+# The most events the relay puts in one message for a batched actor.
+BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def routes(subscriptions: list[Subscription], settings: Settings) -> list[Route]
             s.when,
             functools.partial(s.at, settings=settings) if s.at is not None else None,
             int(settings.deadline_message_horizon_seconds * 1000) if s.at is not None else None,
+            BATCH if s.actor.batched else None,
         )
         for s in subscriptions
     ]
@@ -118,22 +121,21 @@ def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def record_failure(
-    session_factory: sessionmaker[Session], consumer: str, payload: Mapping[str, Any], error: str
-) -> None:
+def record_failure(session_factory: sessionmaker[Session], consumer: str, payload: Any, error: str) -> None:
     """Keep a message a consumer gave up on, whatever shape it has, for administrators.
 
     When it is about a known idea, a `message.failed` event in the same transaction tells them
     (unless the message was itself about a failure: a failing alert must not raise another).
     """
-    idea_id, reference = _int_or_none(payload.get("idea_id")), payload.get("idea_reference")
-    correlation_id = _uuid_or_none(payload.get("correlation_id"))
+    fields: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
+    idea_id, reference = _int_or_none(fields.get("idea_id")), fields.get("idea_reference")
+    correlation_id = _uuid_or_none(fields.get("correlation_id"))
     with unit_of_work(session_factory) as session:
         failed_id = session.execute(
             FailedMessage.__table__.insert()
             .values(
                 consumer=consumer,
-                event_id=_uuid_or_none(payload.get("event_id")),
+                event_id=_uuid_or_none(fields.get("event_id")),
                 idea_id=idea_id,
                 error=error[-4000:],
                 payload=json.dumps(payload, default=str),
@@ -141,7 +143,7 @@ def record_failure(
             )
             .returning(FailedMessage.__table__.c.id)
         ).scalar_one()
-        about_a_failure = str(payload.get("type", "")).startswith(("message.failed.", "notification.failed."))
+        about_a_failure = str(fields.get("type", "")).startswith(("message.failed.", "notification.failed."))
         if idea_id is not None and isinstance(reference, str) and correlation_id is not None and not about_a_failure:
             outbox.emit(
                 session,
@@ -149,7 +151,7 @@ def record_failure(
                     idea_id=idea_id,
                     idea_reference=reference,
                     correlation_id=correlation_id,
-                    causation_id=_uuid_or_none(payload.get("event_id")),
+                    causation_id=_uuid_or_none(fields.get("event_id")),
                     failed_message_id=failed_id,
                     consumer=consumer,
                     error=error[-500:],
@@ -198,7 +200,7 @@ def handle_deliveries(
     for delivery in deliveries:
         try:
             delivery.event = parse_event(dict(delivery.payload))
-        except ValidationError as exc:
+        except (ValidationError, TypeError, ValueError) as exc:  # not even a mapping, or not an event
             log.error("message.malformed", consumer=stage.actor_name, error=str(exc))
             record_failure(session_factory, stage.actor_name, delivery.payload, f"malformed event: {exc}")
             delivery.finish()
@@ -278,18 +280,17 @@ class GroupCommit:
         with self._turn:
             return len(self._waiting)
 
-    def __call__(self, payload: Mapping[str, Any]) -> None:
-        mine = Delivery(payload)
+    def __call__(self, message: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Handle a message's events (one, or the list the relay grouped): return when all are finished."""
+        mine = [Delivery(payload) for payload in payloads_of(message)]
         with self._turn:
-            self._waiting.append(mine)
-            while self._leading and not mine.finished:
+            self._waiting.extend(mine)
+            while self._leading and not all(d.finished for d in mine):
                 self._turn.wait()
-            if mine.finished:  # a leader handled it
-                return mine.outcome()
+            if all(d.finished for d in mine):  # a leader handled them
+                return _outcome(mine)
             self._leading = True
-            self._waiting.remove(mine)
-            batch = [mine, *self._waiting[: self.limit - 1]]
-            del self._waiting[: self.limit - 1]
+            batch = self._take(mine)
         try:
             handle_deliveries(self.stage, self.session_factory, self.ctx, batch)
         finally:
@@ -299,7 +300,33 @@ class GroupCommit:
                         delivery.finish(RuntimeError("interrupted while handling a batch"))
                 self._leading = False
                 self._turn.notify_all()
-        return mine.outcome()
+        return _outcome(mine)
+
+    def _take(self, mine: list[Delivery]) -> list[Delivery]:
+        """The leader's batch, in the order the deliveries arrived: its own, and others up to `limit`."""
+        own = {id(d) for d in mine}
+        room = self.limit - len(mine)
+        batch, left = [], []
+        for delivery in self._waiting:
+            if id(delivery) in own or room > 0:
+                room -= id(delivery) not in own
+                batch.append(delivery)
+            else:
+                left.append(delivery)
+        self._waiting = left
+        return batch
+
+
+def payloads_of(message: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """A batched actor's message holds a list of events (the relay's grouping), or one event."""
+    return [message] if isinstance(message, Mapping) else list(message)
+
+
+def _outcome(deliveries: list[Delivery]) -> None:
+    """Raise the first error among a message's events, for the broker to retry the message (the others are
+    recorded as handled, and skipped then)."""
+    for delivery in deliveries:
+        delivery.outcome()
 
 
 class RecordFinalFailures(Middleware):
@@ -313,12 +340,12 @@ class RecordFinalFailures(Middleware):
     ) -> None:
         if exception is None or not getattr(message, "failed", False):
             return
-        payload = message.args[0] if message.args else {}
         error = "".join(traceback.format_exception(exception))
-        try:
-            record_failure(self.session_factory, message.actor_name, payload, error)
-        except Exception:  # the database is the likely cause; the broker's dead-letter queue still has it
-            log.exception("message.failure_not_recorded", actor=message.actor_name)
+        for payload in payloads_of(message.args[0] if message.args else {}):
+            try:
+                record_failure(self.session_factory, message.actor_name, payload, error)
+            except Exception:  # the database is the likely cause; the broker's dead-letter queue still has it
+                log.exception("message.failure_not_recorded", actor=message.actor_name)
 
 
 def register(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -129,10 +130,52 @@ def test_screening_a_batch_takes_the_same_statements_as_one_idea_on_postgresql(r
         assert counts[1] == counts[0] + 7
 
 
-def test_a_backlog_on_the_real_broker_is_screened_in_fewer_transactions_than_ideas(runtime: Runtime) -> None:
+def review_messages(runtime: Runtime) -> list[Any]:
+    """The messages waiting on the review queue, taken off it."""
+    consumer = runtime.broker.consume(runtime.settings.queue("review"), prefetch=100, timeout=500)
+    messages = []
+    try:
+        for message in consumer:
+            if message is None:
+                break
+            messages.append(message)
+            consumer.ack(message)
+    finally:
+        consumer.close()
+    return messages
+
+
+def test_the_relay_sends_a_passes_events_for_a_batched_actor_together_in_outbox_order(runtime: Runtime) -> None:
+    while runtime.relay().run_once():  # what earlier tests left in the outbox goes first
+        pass
+    review_messages(runtime)
+    events = submitted(runtime, [unrelated(n, "relayed") for n in range(5)])
+    runtime.relay().run_once()
+    (message,) = [m for m in review_messages(runtime) if m.actor_name == "review.screen_idea"]
+    assert [p["event_id"] for p in message.args[0]] == [str(e.event_id) for e in events]
+
+    submitted(runtime, [unrelated(n, "capped") for n in range(5)])
+    relay = runtime.relay()
+    relay.routes = {
+        kind: [dataclasses.replace(r, batch=2) if r.batch else r for r in routes]
+        for kind, routes in relay.routes.items()
+    }
+    relay.run_once()
+    sizes = [len(m.args[0]) for m in review_messages(runtime) if m.actor_name == "review.screen_idea"]
+    assert sizes == [2, 2, 1]
+
+
+def test_a_backlog_of_single_messages_on_the_real_broker_is_screened_in_fewer_transactions_than_ideas(
+    runtime: Runtime,
+) -> None:
     events = submitted(runtime, [unrelated(n, "backlog") for n in range(24)])
     ids = [e.idea_id for e in events]
-    assert runtime.relay().run_once() >= len(events)  # all 24 are waiting on the review queue at once
+    # One outbox row a pass: one event a message, so that only the workers' group commit can join them.
+    one_by_one = Runtime(runtime.settings.model_copy(update={"relay_batch": 1}))
+    relay = one_by_one.relay()
+    while relay.run_once():
+        pass
+    one_by_one.close()
 
     runtime.register_stages(["review"])
     worker = dramatiq.Worker(

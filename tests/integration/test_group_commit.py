@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import dramatiq
 import pytest
+from dramatiq.broker import MessageProxy
 from sqlalchemy import select
 
 from infra.composition import Runtime
@@ -23,7 +25,14 @@ from shared.config import Settings
 from shared.db.models import FailedMessage, OutboxMessage, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.errors import PermanentError
-from shared.worker.stage import Delivery, GroupCommit, StageActor, StageContext, handle_deliveries
+from shared.worker.stage import (
+    Delivery,
+    GroupCommit,
+    RecordFinalFailures,
+    StageActor,
+    StageContext,
+    handle_deliveries,
+)
 
 CONSUMER = "test.grouped"
 
@@ -187,3 +196,28 @@ def test_an_event_handled_before_is_left_out_of_the_batch_and_a_malformed_one_is
         errors = session.scalars(select(FailedMessage.error).where(FailedMessage.consumer == CONSUMER)).all()
     assert len(errors) == 1
     assert errors[0].startswith("malformed event")
+
+
+def test_a_grouped_message_that_failed_for_good_is_recorded_event_by_event(runtime: Runtime) -> None:
+    payloads = received(runtime, 2)
+    message = MessageProxy(
+        dramatiq.Message(queue_name="test", actor_name=CONSUMER, args=(payloads,), kwargs={}, options={})
+    )
+    message.fail()  # dramatiq's Retries gave up on it
+    RecordFinalFailures(runtime.session_factory).after_process_message(
+        runtime.broker, message, exception=ConnectionError("the database went away")
+    )
+    assert sorted(failed(runtime)) == sorted(p["event_id"] for p in payloads)
+
+
+def test_a_message_holding_a_list_waits_for_all_its_events_and_raises_the_first_error(runtime: Runtime) -> None:
+    payloads = received(runtime, 3)
+    recorder = Recorder()
+    group = GroupCommit(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings))
+    group(payloads[:2])
+    group(payloads[2])  # a single event, as a message queued before the relay grouped them
+    references = [p["idea_reference"] for p in payloads]
+    assert recorder.batches == [references[:2], references[2:]]
+    broken = GroupCommit(stage_of(Recorder(broken=True)), runtime.session_factory, StageContext(runtime.settings))
+    with pytest.raises(ConnectionError):
+        broken(received(runtime, 2))
