@@ -7,8 +7,11 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Executable, String, bindparam, cast, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from services.intake.schemas import (
@@ -86,12 +89,48 @@ def reference_for(idea_id: int, year: int) -> str:
     return f"IH-{year}-{idea_id:06d}"
 
 
+_ideas = Idea.__table__
 # Core, not an ORM-enabled update: this runs once per idea on the intake's hot path.
-_SET_REFERENCE = (
-    Idea.__table__.update()
-    .where(Idea.__table__.c.id == bindparam("idea_id"))
-    .values(reference=bindparam("new_reference"))
-)
+_SET_REFERENCE = _ideas.update().where(_ideas.c.id == bindparam("idea_id")).values(reference=bindparam("new_reference"))
+
+
+@cache
+def _insert_with_reference(columns: tuple[str, ...]) -> Executable:
+    """PostgreSQL: take the idea's id from its sequence first, so that its reference is written with it.
+
+    One statement where an insert and then an update of the reference were two, and the row is written
+    once rather than twice (with every index of `ideas`). The reference is `reference_for`'s format:
+    the year's prefix, then the id with at least six digits.
+    """
+    n = select(func.nextval(func.pg_get_serial_sequence("ideas", "id")).label("id")).cte("n")
+    digits = cast(n.c.id, String)
+    reference = func.concat(
+        bindparam("prefix", type_=String), func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+    )
+    given = [bindparam(name, type_=_ideas.c[name].type) for name in columns]
+    return (
+        postgresql.insert(_ideas)
+        .from_select(["id", "reference", *columns], select(n.c.id, reference, *given))
+        .on_conflict_do_nothing()
+        .returning(_ideas.c.id, _ideas.c.reference)
+    )
+
+
+def _insert(session: Session, values: dict[str, Any], year: int) -> tuple[int, str] | None:
+    """Store a new idea with its reference: (id, reference), or None when its source made one already."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        statement = _insert_with_reference(tuple(values))
+        row = connection.execute(statement, {**values, "prefix": f"IH-{year}-"}).one_or_none()
+        return (row.id, row.reference) if row is not None else None
+    idea_id = insert_ignore_returning(session, _ideas, values, _ideas.c.id)
+    if idea_id is None:
+        return None
+    reference = reference_for(idea_id, year)
+    connection.execute(_SET_REFERENCE, {"idea_id": idea_id, "new_reference": reference})
+    return idea_id, reference
+
+
 _BY_SOURCE = select(Idea.id, Idea.reference, Idea.status_token, Idea.source_fingerprint)
 
 
@@ -121,9 +160,8 @@ def submit_idea(
     now = utcnow()
     token = secrets.token_urlsafe(24)
     correlation_id = uuid.uuid4()
-    idea_id = insert_ignore_returning(
+    stored = _insert(
         session,
-        Idea.__table__,
         dict(
             status=lifecycle.INITIAL.value,
             title=submission.title,
@@ -144,13 +182,12 @@ def submit_idea(
             source_key=source.key if source else None,
             source_fingerprint=source.fingerprint if source else None,
         ),
-        Idea.id,
+        now.year,
     )
-    if idea_id is None:
+    if stored is None:
         assert source is not None  # only source_key can conflict: the token is random
         return _existing(session, source)
-    reference = reference_for(idea_id, now.year)
-    session.execute(_SET_REFERENCE, {"idea_id": idea_id, "new_reference": reference})
+    idea_id, reference = stored
     event = IdeaReceivedV1(
         idea_id=idea_id,
         idea_reference=reference,

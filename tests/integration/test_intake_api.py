@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 from infra.app import create_app
 from infra.composition import Runtime
+from services.intake.handlers import reference_for, submit_idea
+from services.intake.schemas import Submission
 from shared import lifecycle
 from shared.config import Settings, load_settings
+from shared.contracts.events import utcnow
 from shared.db.models import Idea, IdeaMessage, OutboxMessage, Question
 from shared.db.uow import unit_of_work
 
@@ -262,3 +266,35 @@ def test_requests_are_counted_by_route_template_and_status(client) -> None:  # t
     test_client.post("/api/v1/ideas", json=BODY)
     after = counted("/api/v1/status/{token}", "404"), counted("/api/v1/ideas", "202")
     assert after == (before[0] + 1, before[1] + 1)
+
+
+def test_the_reference_is_written_with_the_idea_and_grows_past_six_digits(stack) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL writes the reference in the insert itself; it must read as `reference_for` makes it."""
+    settings = stack.settings()
+    runtime = Runtime(settings)
+    try:
+        with unit_of_work(runtime.session_factory) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT setval(pg_get_serial_sequence('ideas', 'id'), 999998)"))
+            else:  # SQLite gives the next rowid
+                session.execute(
+                    insert(Idea).values(
+                        id=999_998, status="withdrawn", title="t", problem="p", proposal="i", anonymous=False,
+                        status_token=f"tok-{stack.prefix}", channel="api", correlation_id=uuid.uuid4(),
+                        created_at=utcnow(), updated_at=utcnow(), version=1,
+                    )
+                )  # fmt: skip
+        created = []
+        for _ in range(2):
+            with unit_of_work(runtime.session_factory) as session:
+                created.append(
+                    submit_idea(session, Submission(**BODY), channel="api", departments=settings.departments)
+                )
+        with unit_of_work(runtime.session_factory) as session:
+            stored = [session.scalar(select(Idea.reference).where(Idea.id == c.id)) for c in created]
+    finally:
+        runtime.close()
+    year = utcnow().year
+    assert [c.id for c in created] == [999_999, 1_000_000]
+    assert [c.reference for c in created] == stored == [f"IH-{year}-999999", f"IH-{year}-1000000"]
+    assert stored == [reference_for(c.id, year) for c in created]
