@@ -71,6 +71,11 @@ def idea_payload(index: int) -> dict[str, Any]:
     }
 
 
+def payloads(first_index: int, count: int) -> list[dict[str, Any]]:
+    """The ideas of a run, made before it starts: making up their text is the bench's work, not the pipeline's."""
+    return [idea_payload(first_index + i) for i in range(count)]
+
+
 class Intake(Protocol):
     def flood(self, first_index: int, count: int) -> Submitted: ...
     def paced(self, first_index: int, count: int, rate: float) -> Submitted: ...
@@ -88,13 +93,11 @@ class DirectIntake:
         self.factory = make_session_factory(self.engine)
         self.departments = departments
 
-    def _submit(self, index: int, into: Submitted) -> None:
+    def _submit(self, payload: dict[str, Any], into: Submitted) -> None:
         sent = into.started()
         try:
             with unit_of_work(self.factory) as session:
-                created = submit_idea(
-                    session, Submission(**idea_payload(index)), channel="api", departments=self.departments
-                )
+                created = submit_idea(session, Submission(**payload), channel="api", departments=self.departments)
         except Exception as exc:
             into.failures.append(f"{exc!r}"[:300])
             return
@@ -102,19 +105,19 @@ class DirectIntake:
 
     def flood(self, first_index: int, count: int) -> Submitted:
         result = Submitted()
-        for i in range(count):
-            self._submit(first_index + i, result)
+        for payload in payloads(first_index, count):
+            self._submit(payload, result)
         return result
 
     def paced(self, first_index: int, count: int, rate: float) -> Submitted:
         """One at a time on schedule; a submission that overruns its slot delays the next."""
         result = Submitted()
         start = time.monotonic()
-        for i in range(count):
+        for i, payload in enumerate(payloads(first_index, count)):
             delay = start + i / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            self._submit(first_index + i, result)
+            self._submit(payload, result)
         return result
 
     def close(self) -> None:
@@ -134,10 +137,10 @@ class HttpIntake:
         return httpx.AsyncClient(base_url=self.base_url, timeout=120, limits=limits)
 
     @staticmethod
-    async def _post(client: httpx.AsyncClient, index: int, into: Submitted) -> None:
+    async def _post(client: httpx.AsyncClient, payload: dict[str, Any], into: Submitted) -> None:
         sent = into.started()
         try:
-            response = await client.post("/api/v1/ideas", json=idea_payload(index))
+            response = await client.post("/api/v1/ideas", json=payload)
             if response.status_code != 202:
                 into.failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
                 return
@@ -151,25 +154,27 @@ class HttpIntake:
         result = Submitted()
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(client: httpx.AsyncClient, index: int) -> None:
+        async def one(client: httpx.AsyncClient, payload: dict[str, Any]) -> None:
             async with gate:
-                await self._post(client, index, result)
+                await self._post(client, payload, result)
 
+        ideas = payloads(first_index, count)
         async with self._client(self.concurrency) as client:
-            await asyncio.gather(*(one(client, first_index + i) for i in range(count)))
+            await asyncio.gather(*(one(client, payload) for payload in ideas))
         return result
 
     async def _paced(self, first_index: int, count: int, rate: float) -> Submitted:
         result = Submitted()
         loop = asyncio.get_running_loop()
+        ideas = payloads(first_index, count)
         async with self._client(256) as client:
             start = loop.time()
             tasks = []
-            for i in range(count):
+            for i, payload in enumerate(ideas):
                 delay = start + i / rate - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(self._post(client, first_index + i, result)))
+                tasks.append(asyncio.create_task(self._post(client, payload, result)))
             await asyncio.gather(*tasks)
         return result
 
