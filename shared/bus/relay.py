@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import dramatiq
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.contracts.events import utcnow
@@ -73,6 +73,19 @@ class Route:
         return max(0, int((due - now).total_seconds() * 1000)) or None
 
 
+_outbox = OutboxMessage.__table__
+# Core statements, built once: the relay runs them on every pass.
+_PENDING = (
+    select(_outbox.c.id, _outbox.c.event_type, _outbox.c.payload)
+    .where(_outbox.c.published_at.is_(None))
+    .order_by(_outbox.c.id)
+    .limit(bindparam("batch"))
+)
+_PUBLISHED = (
+    update(_outbox).where(_outbox.c.id.in_(bindparam("ids", expanding=True))).values(published_at=bindparam("at"))
+)
+
+
 class Publisher(Protocol):
     def publish(self, event_type: str, payload: str) -> None: ...
 
@@ -102,14 +115,7 @@ class Relay:
 
     def pending(self) -> list[Any]:
         with unit_of_work(self.session_factory) as session:
-            return list(
-                session.execute(
-                    select(OutboxMessage.id, OutboxMessage.event_type, OutboxMessage.payload)
-                    .where(OutboxMessage.published_at.is_(None))
-                    .order_by(OutboxMessage.id)
-                    .limit(self.batch)
-                )
-            )
+            return list(session.connection().execute(_PENDING, {"batch": self.batch}))
 
     def publish(self, rows: list[Any]) -> None:
         # The batch's events reach the topic exchange together when it ends, in order, before the next
@@ -152,12 +158,7 @@ class Relay:
 
     def mark_published(self, ids: list[int]) -> None:
         with unit_of_work(self.session_factory) as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(published_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            session.connection().execute(_PUBLISHED, {"ids": ids, "at": utcnow()})
 
     def run_once(self) -> int:
         """Publish one batch; the number of events published."""
