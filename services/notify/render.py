@@ -56,17 +56,19 @@ def render(env: Environment, template: str, context: dict[str, Any], *, referenc
 
 
 class _Policy(Compat32):
-    """compat32, with a short cut for the headers that need no work: short, one line, plain ASCII.
+    """compat32, with a short cut for the headers that need no work: one line of plain ASCII, short unless
+    lines are not wrapped (as when a whole message is written: `_FOLDING`).
 
     compat32 folds every header through `email.header.Header`, which was a sixth of notify's CPU; such a
-    header comes out of it unchanged, so it is written as it is. Anything else (long, non-ASCII, a line
-    break) still goes through `Header`, which folds, encodes, and refuses an injected line.
+    header comes out of it unchanged, so it is written as it is. Anything else (non-ASCII, a line break,
+    runs of spaces, or long when lines are wrapped) still goes through `Header`, which folds, encodes,
+    and refuses an injected line.
     """
 
     def fold(self, name: str, value: Any) -> str:
         if (
             type(value) is str
-            and len(name) + len(value) < 76
+            and (not self.max_line_length or len(name) + len(value) < 76)
             and value.isascii()
             and value.isprintable()
             and value == value.strip()
@@ -125,7 +127,7 @@ def build_email(
         ("MIME-Version", "1.0"),
         ("Subject", subject),
         ("From", mail_from),
-        ("To", formataddr((display_name, parseaddr(recipient)[1]), charset="utf-8")),
+        ("To", formataddr((display_name, address_of(recipient)), charset="utf-8")),
         ("Date", format_datetime(utcnow())),
         ("Message-ID", message_id),
         ("Auto-Submitted", "auto-generated"),
@@ -135,10 +137,13 @@ def build_email(
     return f"{head}\n--{boundary}\n{_part('plain', text)}\n--{boundary}\n{_part('html', html)}\n--{boundary}--\n"
 
 
-@lru_cache(maxsize=64)
+_BARE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+@lru_cache(maxsize=256)
 def address_of(mailbox: str) -> str:
-    """The bare address of a configured mailbox (`Ideahub <ideahub@localhost>`); parsed once a process."""
-    return parseaddr(mailbox)[1]
+    """The bare address of a mailbox (`Ideahub <ideahub@localhost>`, or one already bare, as we store them)."""
+    return mailbox if _BARE_ADDRESS.fullmatch(mailbox) else parseaddr(mailbox)[1]
 
 
 def message_id(key: str, reference: str | None, mail_from: str) -> str:

@@ -352,6 +352,8 @@ def test_an_override_without_a_subject_is_refused_rather_than_sent_without_one(t
 HEADER_VALUES = [
     "[IH-2026-000123] We have your idea",
     "[IH-2026-000123] " + "A long title that goes on " * 6,
+    "[IH-2026-000123] " + "A long title that goes on and" * 6,
+    "<00479359-d8d6-45c3-a23f-1363cb4be8a9-85285065ea38872d.IH-2026-000122@localhost>",
     "[IH-2026-000123] Idée: réduire l'attente",
     "Two  spaces inside",
     " a leading space",
@@ -490,3 +492,23 @@ def test_awkward_text_comes_back_unchanged_from_a_7_bit_message_of_short_lines(
     unix = content.replace("\r\n", "\n").replace("\r", "\n")
     decoded = [part.get_payload(decode=True).decode("utf-8") for part in parts]  # type: ignore[union-attr]
     assert decoded == [unix, f"<p>{unix}</p>"]
+
+
+@pytest.mark.parametrize(
+    "mailbox",
+    [
+        "staff1@bench.example.gov.uk",
+        "o'brien+ideas@example.gov.uk",
+        "Ideahub <ideahub@localhost>",
+        '"Smith, Jo" <jo@example.gov.uk>',
+        "jo@example.gov.uk (Jo Smith)",
+        "not an address",
+        "a@b@c",
+    ],
+)
+def test_the_bare_address_of_a_mailbox_is_what_the_email_package_finds(mailbox: str) -> None:
+    from email.utils import parseaddr
+
+    from services.notify.render import address_of
+
+    assert address_of(mailbox) == parseaddr(mailbox)[1]
