@@ -108,7 +108,10 @@ def mails_about(mail_dir: Path, reference: str) -> list[email.message.EmailMessa
     """The .eml files written for an idea, read back as messages."""
     found = []
     for path in sorted(mail_dir.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        data = path.read_bytes()
+        if reference.encode() not in data:  # every email about it names it in the clear, in its Message-ID
+            continue
+        message = email.message_from_bytes(data, policy=email.policy.default)
         if f"[{reference}]" in str(message["Subject"]):
             found.append(message)  # type: ignore[arg-type]
     return found  # type: ignore[return-value]
