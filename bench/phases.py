@@ -139,6 +139,9 @@ def latency_phase(bench: Bench) -> None:
     res.ack_p50_ms, res.ack_p95_ms, res.ack_p99_ms = (ms(percentile(acks, p)) for p in (50, 95, 99))
     client = delays(submitted.sent_at, t.acknowledged)
     res.client_p50_ms, res.client_p95_ms, res.client_p99_ms = (ms(percentile(client, p)) for p in (50, 95, 99))
+    relayed, screened = delays(t.created, t.published), delays(t.created, t.in_review)
+    res.relay_p50_ms, res.relay_p95_ms = ms(percentile(relayed, 50)), ms(percentile(relayed, 95))
+    res.in_review_p50_ms, res.in_review_p95_ms = ms(percentile(screened, 50)), ms(percentile(screened, 95))
 
 
 def bare_phase(environment: Environment, results: Results) -> None:

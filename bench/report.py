@@ -49,6 +49,10 @@ class LatencyResult:
     client_p99_ms: float = 0.0
     submit_p50_ms: float = 0.0
     submit_p99_ms: float = 0.0
+    relay_p50_ms: float = 0.0  # created -> the idea.received row marked published: where the time goes
+    relay_p95_ms: float = 0.0
+    in_review_p50_ms: float = 0.0
+    in_review_p95_ms: float = 0.0
 
 
 @dataclass
@@ -170,6 +174,8 @@ def _latency_lines(results: Results) -> list[str]:
         f"p99 {lat.ack_p99_ms:7.0f} ms",
         f"  client  -> ack email  p50 {lat.client_p50_ms:7.0f} ms  p95 {lat.client_p95_ms:7.0f} ms  "
         f"p99 {lat.client_p99_ms:7.0f} ms",
+        f"  created -> relayed    p50 {lat.relay_p50_ms:7.0f} ms  p95 {lat.relay_p95_ms:7.0f} ms",
+        f"  created -> in review  p50 {lat.in_review_p50_ms:7.0f} ms  p95 {lat.in_review_p95_ms:7.0f} ms",
         f"  {results.submit + ' intake':20}  p50 {lat.submit_p50_ms:7.0f} ms  p99 {lat.submit_p99_ms:7.0f} ms",
     ]
 
