@@ -22,10 +22,10 @@ from services.notify.subscriptions import TOPIC as NOTIFY_TOPIC
 from services.review.subscriptions import SUBSCRIPTIONS as REVIEW
 from services.review.subscriptions import SWEEPS as REVIEW_SWEEPS
 from shared.bus.consumer import TopicSubscription
-from shared.bus.relay import Relay, Route
+from shared.bus.relay import OutboxCommits, Relay, Route
 from shared.bus.topic import EventPublisher, subscriber_queue
 from shared.config import Settings
-from shared.db.engine import make_engine, make_session_factory
+from shared.db.engine import libpq_url, make_engine, make_session_factory
 from shared.worker import stage
 from shared.worker.broker import make_broker
 from shared.worker.sweep import Sweep
@@ -107,8 +107,15 @@ class Runtime:
         publisher = EventPublisher(
             self.settings.effective_broker_url, self.settings.events_exchange, subscribers=self.topic_queues()
         )
+        url = self.settings.effective_database_url
+        commits = OutboxCommits(libpq_url(url)) if self.engine.dialect.name == "postgresql" else None
         return Relay(
-            self.session_factory, self.broker, self.routes(), publisher=publisher, batch=self.settings.relay_batch
+            self.session_factory,
+            self.broker,
+            self.routes(),
+            publisher=publisher,
+            batch=self.settings.relay_batch,
+            commits=commits,
         )
 
     def close(self) -> None:

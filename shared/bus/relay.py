@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import dramatiq
+import psycopg
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -103,11 +104,13 @@ class Relay:
         *,
         publisher: Publisher | None = None,
         batch: int = 500,
+        commits: OutboxCommits | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.broker = broker
         self.publisher = publisher
         self.batch = batch
+        self.commits = commits
         self.routes: dict[str, list[Route]] = {}
         for route in routes:
             self.routes.setdefault(route.event_type, []).append(route)
@@ -170,14 +173,59 @@ class Relay:
         return len(rows)
 
     def run_forever(self, stop: threading.Event, *, idle_seconds: float = 0.02) -> None:
-        log.info("relay.started", routes=sum(len(r) for r in self.routes.values()))
-        while not stop.is_set():
-            try:
-                published = self.run_once()
-            except Exception:
-                log.exception("relay.failed")  # the database or broker is away: keep trying
-                stop.wait(1.0)
-                continue
-            if published < self.batch:
-                stop.wait(idle_seconds)
+        """Publish until `stop` is set. With nothing left to publish, wait for the next commit to the outbox
+        (`commits`, on PostgreSQL) or, without it, `idle_seconds` before looking again."""
+        log.info("relay.started", routes=sum(len(r) for r in self.routes.values()), woken=self.commits is not None)
+        try:
+            while not stop.is_set():
+                try:
+                    published = self.run_once()
+                except Exception:
+                    log.exception("relay.failed")  # the database or broker is away: keep trying
+                    stop.wait(1.0)
+                    continue
+                if published < self.batch:
+                    if self.commits is None or not self.commits.wait(COMMIT_WAIT_SECONDS, fallback=idle_seconds):
+                        stop.wait(idle_seconds)
+        finally:
+            if self.commits is not None:
+                self.commits.close()
         log.info("relay.stopped")
+
+
+# On PostgreSQL the relay looks at the outbox when a commit wakes it, and at least this often besides.
+COMMIT_WAIT_SECONDS = 1.0
+
+
+class OutboxCommits:
+    """PostgreSQL's notification of committed outbox rows (`NOTIFY ideahub_outbox`, migration 0008),
+    heard on a connection of the relay's own, so that it publishes at once rather than at its next look."""
+
+    CHANNEL = "ideahub_outbox"
+
+    def __init__(self, url: str) -> None:
+        self.url = url  # libpq's form: postgresql://...
+        self._connection: psycopg.Connection[Any] | None = None
+
+    def wait(self, seconds: float, *, fallback: float) -> bool:
+        """Wait up to `seconds` for a commit. False when it cannot listen: the caller waits `fallback` itself.
+
+        (Re)connecting returns at once, as rows may have been committed while nobody listened.
+        """
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+                self._connection.execute(f"LISTEN {self.CHANNEL}")
+                return True
+            for _ in self._connection.notifies(timeout=seconds, stop_after=1):
+                break
+            return True
+        except psycopg.Error:
+            log.warning("relay.not_listening", retry_in_s=fallback)
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

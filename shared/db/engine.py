@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -16,6 +16,11 @@ def sqlite_path(url: str) -> Path | None:
         if path and path != ":memory:":
             return Path(path)
     return None
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL (`postgresql+psycopg://...`) as psycopg itself takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:

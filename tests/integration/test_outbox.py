@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from services.intake.schemas import Submission
 from services.notify import worker as notify_worker
 from services.review import actors as review_actors
 from services.review import handlers as review_handlers
+from shared.bus import relay as relay_module
 from shared.bus.consumer import transport_options
 from shared.bus.topic import subscriber_queue
 from shared.contracts.events import IdeaReceivedV1
@@ -356,3 +358,37 @@ def test_only_deadlines_within_the_horizon_become_delayed_messages(stack, review
     finally:
         runtime.broker.flush(runtime.settings.queue("review"))
         runtime.close()
+
+
+def test_on_postgresql_a_commit_wakes_the_relay_without_waiting_for_its_next_look(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay = runtime.relay()
+    if runtime.engine.dialect.name != "postgresql":
+        assert relay.commits is None  # SQLite has no NOTIFY: the relay looks every IDEAHUB_RELAY_IDLE_MS
+        return
+    relay.run_once()  # what earlier tests left
+    # Left alone, it would look again only after 30 s: a commit must wake it.
+    monkeypatch.setattr(relay_module, "COMMIT_WAIT_SECONDS", 30.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run_forever, args=(stop,), kwargs={"idle_seconds": 30})
+    thread.start()
+    try:
+        time.sleep(1.5)  # past its first look, into its wait
+        reference = submit(runtime, "Wakes the relay")
+        committed = time.monotonic()
+        wait_for(lambda: unpublished(runtime) == 0, timeout=10, what=f"{reference} to be published")
+        assert time.monotonic() - committed < 2
+        reference = submit(runtime, "Wakes it again")
+        wait_for(lambda: unpublished(runtime) == 0, timeout=10, what=f"{reference} to be published")
+    finally:
+        stop.set()
+        submit(runtime, "Wakes it to stop")
+        thread.join(40)
+    assert not thread.is_alive()
+
+
+def test_a_relay_that_cannot_listen_says_so_and_falls_back_to_looking_every_idle_interval() -> None:
+    commits = relay_module.OutboxCommits("postgresql://nobody@127.0.0.1:1/nothing")
+    assert commits.wait(0.1, fallback=0.02) is False
+    commits.close()
