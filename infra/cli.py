@@ -33,7 +33,8 @@ app.add_typer(notifications_app, name="notifications")
 import_app = typer.Typer(help="Bulk import from CSV files, with a per-row error report.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 console = Console()
-err = Console(stderr=True)
+# An error is one line however narrow the terminal, so that a path in it can be copied whole.
+err = Console(stderr=True, soft_wrap=True)
 log = get_logger("ideahub.cli")
 
 
