@@ -115,19 +115,36 @@ def _word_hashes(shingle: str) -> bytes:
     return hashlib.shake_256(shingle.encode()).digest(_VALUES.size)
 
 
+# The signature is the least of each of the BANDS * ROWS 32-bit hash values over an idea's words. Python
+# would take them one by one (0.7 ms an idea); instead each word's hashes are read as one big integer, and
+# half of the values at a time sit in 64-bit lanes, the upper 32 bits of each lane empty: subtracting two
+# such integers then compares every lane at once, the borrow of a lane staying inside it (SWAR, "SIMD
+# within a register"). 0.3 ms an idea, and no numpy: it was 12 MB more in every worker, whose limit is 150.
+_LANES = BANDS * ROWS // 2
+_LOW = int.from_bytes(((1 << 32) - 1).to_bytes(8, "little") * _LANES, "little")  # each lane's lower half
+_GUARD = int.from_bytes((1 << 32).to_bytes(8, "little") * _LANES, "little")  # the bit above each lane's value
+
+
+def _least(a: int, b: int) -> int:
+    """Lane by lane, the lesser of two integers of 64-bit lanes each holding a 32-bit value."""
+    no_borrow = ((a | _GUARD) - b) & _GUARD  # the guard bit stays set where a >= b
+    b_lanes = no_borrow - (no_borrow >> 32)  # all 32 value bits set in those lanes
+    return a ^ ((a ^ b) & b_lanes)
+
+
 def signature(items: Iterable[str]) -> tuple[int, ...]:
     """The MinHash signature: for each of the hash functions, the least value over the shingles.
 
     Empty text has no signature (an empty tuple) and so no bands: it is like nothing.
     """
-    hashes = b"".join(map(_word_hashes, items))
-    if not hashes:
+    even = odd = None
+    for item in items:
+        values = int.from_bytes(_word_hashes(item), "little")  # value i in bits 32i..32i+31
+        e, o = values & _LOW, (values >> 32) & _LOW  # values 0, 2, 4, ... and 1, 3, 5, ... in lanes
+        even, odd = (e, o) if even is None or odd is None else (_least(even, e), _least(odd, o))
+    if even is None or odd is None:
         return ()
-    # numpy takes the least of each column in C: 17 times faster than min() over zip() in Python. Imported
-    # here, as only the processes that screen need it (12 MB), not the web server or the relay.
-    import numpy  # noqa: PLC0415
-
-    return tuple(numpy.frombuffer(hashes, dtype="<u4").reshape(-1, BANDS * ROWS).min(axis=0).tolist())
+    return _VALUES.unpack((even | (odd << 32)).to_bytes(_VALUES.size, "little"))
 
 
 _POSITIONS = [struct.pack("<H", band) for band in range(BANDS)]

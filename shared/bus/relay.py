@@ -173,8 +173,13 @@ class Relay:
         return len(rows)
 
     def run_forever(self, stop: threading.Event, *, idle_seconds: float = 0.02) -> None:
-        """Publish until `stop` is set. With nothing left to publish, wait for the next commit to the outbox
-        (`commits`, on PostgreSQL) or, without it, `idle_seconds` before looking again."""
+        """Publish until `stop` is set.
+
+        After a pass that found nothing, wait for the next commit to the outbox (`commits`, on PostgreSQL),
+        so that the first event after a quiet spell goes at once and a quiet relay costs nothing. After a
+        pass that found a few, or without `commits`, look again after `idle_seconds`: while events keep
+        coming, each pass then takes what `idle_seconds` gathered, and stage work travels in fewer messages
+        (a pass per commit cost the relay half as much again, in smaller messages, under load)."""
         log.info("relay.started", routes=sum(len(r) for r in self.routes.values()), woken=self.commits is not None)
         try:
             while not stop.is_set():
@@ -184,9 +189,11 @@ class Relay:
                     log.exception("relay.failed")  # the database or broker is away: keep trying
                     stop.wait(1.0)
                     continue
+                if published == 0 and self.commits is not None:
+                    if self.commits.wait(COMMIT_WAIT_SECONDS, fallback=idle_seconds):
+                        continue
                 if published < self.batch:
-                    if self.commits is None or not self.commits.wait(COMMIT_WAIT_SECONDS, fallback=idle_seconds):
-                        stop.wait(idle_seconds)
+                    stop.wait(idle_seconds)
         finally:
             if self.commits is not None:
                 self.commits.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 import subprocess
 import sys
 
@@ -133,3 +134,23 @@ def test_best_matches_keeps_those_at_or_above_the_threshold_best_first_at_most_f
         Match(8, 1.0), Match(1, 1.0), Match(4, 0.9), Match(5, 0.8), Match(6, 0.7),
     ]  # fmt: skip
     assert best_matches(own, others, threshold=0.95) == [Match(8, 1.0), Match(1, 1.0)]
+
+
+def test_the_signature_is_the_least_value_of_each_hash_over_the_words() -> None:
+    """The lane-by-lane minimum must be exactly the column-wise minimum, whatever the values."""
+    rng = random.Random(7)
+    columns = similarity.BANDS * similarity.ROWS
+    texts = [random_text(rng) for _ in range(50)] + ["one", "queue queue", "a b c d e f g"]
+    for text in texts:
+        items = list(shingles(text))
+        rows = [struct.unpack(f"<{columns}I", similarity._word_hashes(item)) for item in items]
+        expected = tuple(min(row[i] for row in rows) for i in range(columns)) if rows else ()
+        assert signature(items) == expected
+    # Values that differ only in a lane's top bit, and equal ones: the borrow must not cross lanes.
+    high, low = 0xFFFFFFFF, 0x7FFFFFFF
+    a = int.from_bytes(struct.pack("<4I", high, low, low, high), "little")
+    b = int.from_bytes(struct.pack("<4I", low, high, low, 0), "little")
+    mask = int.from_bytes(struct.pack("<4I", 0xFFFFFFFF, 0, 0xFFFFFFFF, 0), "little")
+    even = similarity._least(a & mask, b & mask)
+    odd = similarity._least((a >> 32) & mask, (b >> 32) & mask)
+    assert struct.unpack("<4I", (even | (odd << 32)).to_bytes(16, "little")) == (low, low, low, 0)
