@@ -26,7 +26,10 @@ PER_IDEA = sorted([*SUBMITTER_EMAILS, "reviewer/review_assigned", "reviewer/revi
 
 
 def start(stack: Stack, name: str, *args: str) -> subprocess.Popen[bytes]:
-    return start_component(stack.data_dir, f"crash-{name}", {**stack.env, "IDEAHUB_REDIS_HEARTBEAT_MS": "2000"}, *args)
+    # The relay moves four outbox rows a pass, so the run is spread over many small messages and the kill lands
+    # in the middle of it; at the default 500 a pass, 60 ideas go to screening in two messages and are done at once.
+    env = {**stack.env, "IDEAHUB_REDIS_HEARTBEAT_MS": "2000", "IDEAHUB_RELAY_BATCH": "4"}
+    return start_component(stack.data_dir, f"crash-{name}", env, *args)
 
 
 def test_killing_the_relay_and_a_worker_mid_run_loses_nothing_and_sends_nothing_twice(stack: Stack) -> None:
@@ -53,14 +56,15 @@ def test_killing_the_relay_and_a_worker_mid_run_loses_nothing_and_sends_nothing_
     def to_reviewers() -> int:
         return sent("reviewer/review_assigned")
 
+    references: list[str] = []
+    # Every idea is waiting in the outbox before anything runs: the run's pace is the pipeline's, not the submissions'.
+    for i in range(IDEAS):
+        with unit_of_work(factory) as session:
+            body = Submission(title=f"Crash {i}", problem="P", idea="I", email=f"crash{i}@example.gov.uk")
+            references.append(submit_idea(session, body, channel="api", departments=settings.departments).reference)
     relay = start(stack, "relay-1", "relay")
     worker = start(stack, "worker-1", "worker", "review", "notify", "--threads", "2")
-    references: list[str] = []
     try:
-        for i in range(IDEAS):
-            with unit_of_work(factory) as session:
-                body = Submission(title=f"Crash {i}", problem="P", idea="I", email=f"crash{i}@example.gov.uk")
-                references.append(submit_idea(session, body, channel="api", departments=settings.departments).reference)
         wait_for(lambda: to_submitters() >= 5, what="the first emails")
         relay.send_signal(signal.SIGKILL)
         worker.send_signal(signal.SIGKILL)
