@@ -27,6 +27,7 @@ from procs import Child, log_tail, start_child, stop_child
 from sqlalchemy.engine import make_url
 
 from shared.config import Settings
+from shared.db.engine import libpq_url
 
 REVIEWERS = [
     ("rev.health@bench.example.gov.uk", "Health Reviewer", "Health"),
@@ -79,15 +80,10 @@ class Environment:
         return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
 
-def _server_url(pg_url: str) -> str:
-    """The libpq URL of the maintenance database named in --pg-url (psycopg does not take `+psycopg`)."""
-    return make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _postgres(pg_url: str, sql: str) -> None:
     import psycopg
 
-    with psycopg.connect(_server_url(pg_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(pg_url), autocommit=True) as conn:
         conn.execute(sql)  # type: ignore[arg-type]
 
 

@@ -189,9 +189,8 @@ class Relay:
                     log.exception("relay.failed")  # the database or broker is away: keep trying
                     stop.wait(1.0)
                     continue
-                if published == 0 and self.commits is not None:
-                    if self.commits.wait(COMMIT_WAIT_SECONDS, fallback=idle_seconds):
-                        continue
+                if published == 0 and self.commits is not None and self.commits.wait(COMMIT_WAIT_SECONDS):
+                    continue
                 if published < self.batch:
                     stop.wait(idle_seconds)
         finally:
@@ -214,8 +213,8 @@ class OutboxCommits:
         self.url = url  # libpq's form: postgresql://...
         self._connection: psycopg.Connection[Any] | None = None
 
-    def wait(self, seconds: float, *, fallback: float) -> bool:
-        """Wait up to `seconds` for a commit. False when it cannot listen: the caller waits `fallback` itself.
+    def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds` for a commit. False when it cannot listen: the caller then waits as it would poll.
 
         (Re)connecting returns at once, as rows may have been committed while nobody listened.
         """
@@ -228,7 +227,7 @@ class OutboxCommits:
                 break
             return True
         except psycopg.Error:
-            log.warning("relay.not_listening", retry_in_s=fallback)
+            log.warning("relay.not_listening")
             self.close()
             return False
 

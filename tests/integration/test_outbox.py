@@ -388,5 +388,5 @@ def test_on_postgresql_a_commit_wakes_the_relay_without_waiting_for_its_next_loo
 
 def test_a_relay_that_cannot_listen_says_so_and_falls_back_to_looking_every_idle_interval() -> None:
     commits = relay_module.OutboxCommits("postgresql://nobody@127.0.0.1:1/nothing")
-    assert commits.wait(0.1, fallback=0.02) is False
+    assert commits.wait(0.1) is False
     commits.close()
