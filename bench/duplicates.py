@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from texts import Texts
 
 from services.review import similarity
-from shared.contracts.events import utcnow
+from shared.clock import utcnow
 from shared.db.engine import make_engine
 from shared.db.models import DuplicateCandidate, Idea, SimilarityBand
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.review import similarity
-from shared.contracts.events import utcnow
+from shared.clock import utcnow
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from shared.db.uow import unit_of_work

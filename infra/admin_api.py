@@ -11,11 +11,12 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.contracts.events import utcnow
+from shared.clock import utcnow
 from shared.db.models import FailedMessage, Idea, Notification, Offer, OutboxMessage, ReviewTask
 from shared.errors import NotFound
 from shared.lifecycle import Status
-from shared.web.deps import Principal, require, uow
+from shared.principal import Principal
+from shared.web.deps import require, uow
 from shared.worker.broker import queue_depths
 
 router = APIRouter(prefix="/api/v1/admin", tags=["administration"])

@@ -380,7 +380,7 @@ def status() -> None:
     """The pipeline as a table: ideas per status, overdue work, queue depths, failures."""
     from infra.admin_api import current_depths, pipeline
     from infra.composition import Runtime
-    from shared.contracts.events import utcnow
+    from shared.clock import utcnow
     from shared.db.uow import unit_of_work
 
     s = settings()

@@ -13,8 +13,8 @@ from sqlalchemy import Update, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import utcnow
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import ApiToken, Person, SignInLink, StaffSession
 from shared.db.uow import unit_of_work

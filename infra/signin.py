@@ -29,12 +29,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.bus import outbox
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import SignInRequestedV1, utcnow
+from shared.contracts.events import SignInRequestedV1
 from shared.db.models import Person, SignInLink, StaffSession
 from shared.logging import get_logger
+from shared.principal import ROLES, Principal
 from shared.web import pages
-from shared.web.deps import ROLES, SESSION_COOKIE, Principal, hash_token, require, settings_of, uow, within_rate_limit
+from shared.web.deps import SESSION_COOKIE, hash_token, require, settings_of, uow, within_rate_limit
 from shared.web.signing import BadSignature, sign_in_link_id
 
 log = get_logger("ideahub.signin")

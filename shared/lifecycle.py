@@ -18,7 +18,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shared.bus import outbox
-from shared.contracts.events import EventBase, IdeaStatusChangedV1, utcnow
+from shared.clock import utcnow
+from shared.contracts.events import EventBase, IdeaStatusChangedV1
 from shared.db.models import Idea, StatusChange
 from shared.errors import IllegalTransition, NotFound, StaleStatus
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request, status
 
 from services.incubation import handlers
 from services.incubation.schemas import OutcomeIn, PlanIn, UpdateIn
-from shared.web.deps import Principal, require, uow
+from shared.principal import Principal
+from shared.web.deps import require, uow
 
 router = APIRouter(prefix="/api/v1/ideas/{reference}", tags=["incubation"])
 Sponsor = Annotated[Principal, Depends(require("sponsor", "admin"))]

@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 from services.incubation.schemas import OutcomeIn, PlanIn, UpdateIn
 from shared import lifecycle
 from shared.bus import outbox
-from shared.contracts.events import IncubationStartedV1, MilestoneReachedV1, OfferAnsweredV1, utcnow
+from shared.clock import utcnow
+from shared.contracts.events import IncubationStartedV1, MilestoneReachedV1, OfferAnsweredV1
 from shared.db.models import Incubation, Milestone, Outcome, ProgressUpdate
 from shared.db.util import insert_ignore
 from shared.errors import Conflict, NotFound
-from shared.web.deps import Principal
+from shared.principal import Principal
 
 Status = lifecycle.Status
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Header, Request, status
 
 from services.intake import handlers
 from services.intake.schemas import Accepted, Answer, StaffIdeaView, StatusView, Submission, Withdrawal
-from shared.web.deps import Principal, require, settings_of, uow, within_rate_limit
+from shared.principal import Principal
+from shared.web.deps import require, settings_of, uow, within_rate_limit
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 

@@ -24,11 +24,12 @@ from services.intake.schemas import (
 )
 from shared import lifecycle
 from shared.bus import outbox
-from shared.contracts.events import IdeaReceivedV1, Submitter, utcnow
+from shared.clock import utcnow
+from shared.contracts.events import IdeaReceivedV1, Submitter
 from shared.db.models import Attachment, DuplicateCandidate, Idea, IdeaMessage, Question, StatusChange
 from shared.db.util import insert_ignore_returning
 from shared.errors import Conflict, NotFound, PermanentError
-from shared.web.deps import Principal
+from shared.principal import Principal
 
 
 class InvalidSubmission(PermanentError):

@@ -33,8 +33,9 @@ from services.intake.mime import (
 )
 from services.intake.schemas import Submission
 from shared.bus import outbox
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import MailRefusedV1, utcnow
+from shared.contracts.events import MailRefusedV1
 from shared.db.models import Idea, InboundMail
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore_returning

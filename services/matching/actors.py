@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from services.matching import deadlines, handlers
-from shared.contracts.events import IdeaStatusChangedV1, OfferAnsweredV1, OfferMadeV1, utcnow
+from shared.clock import utcnow
+from shared.contracts.events import IdeaStatusChangedV1, OfferAnsweredV1, OfferMadeV1
 from shared.worker.stage import StageContext, stage_actor
 
 QUEUE = "matching"

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 
 from services.matching import handlers
 from services.matching.schemas import DeclineIn, OfferView
-from shared.web.deps import Principal, require, uow
+from shared.principal import Principal
+from shared.web.deps import require, uow
 
 router = APIRouter(prefix="/api/v1/offers", tags=["matching"])
 Sponsor = Annotated[Principal, Depends(require("sponsor"))]

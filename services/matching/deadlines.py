@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import lifecycle
 from shared.bus import outbox
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import EventBase, OfferAnsweredV1, OfferReminderV1, utcnow
+from shared.contracts.events import EventBase, OfferAnsweredV1, OfferReminderV1
 from shared.db.models import Idea, Offer
 from shared.db.uow import unit_of_work
 from shared.logging import get_logger

@@ -9,12 +9,13 @@ from services.matching.ranking import Candidate, rank
 from services.matching.schemas import OfferView
 from shared import lifecycle
 from shared.bus import outbox
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import EventBase, OfferAnsweredV1, OfferMadeV1, utcnow
+from shared.contracts.events import EventBase, OfferAnsweredV1, OfferMadeV1
 from shared.db.models import Idea, Incubation, Offer, Person
 from shared.errors import Conflict, NotFound
 from shared.logging import get_logger
-from shared.web.deps import Principal
+from shared.principal import Principal
 from shared.workdays import deadline
 
 log = get_logger("ideahub.matching")

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from services.notify import handlers
 from services.notify.render import environment
-from shared.web.deps import Principal, require, settings_of, uow
+from shared.principal import Principal
+from shared.web.deps import require, settings_of, uow
 
 router = APIRouter(tags=["notifications"])
 

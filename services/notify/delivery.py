@@ -32,8 +32,9 @@ from services.notify.channels import Channel, NotClaimed, Outgoing, PermanentFai
 from services.notify.render import address_of, build_email, environment, message_id, render, thread_headers
 from services.notify.rules import Intent
 from shared.bus import outbox
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import EventBase, NotificationFailedV1, utcnow
+from shared.contracts.events import EventBase, NotificationFailedV1
 from shared.db.models import Idea, Notification
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore_many

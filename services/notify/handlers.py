@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.notify.channels import Channel, FileChannel, SmtpChannel, WebhookChannel
 from services.notify.delivery import Notifier
 from services.notify.rules import Rules
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import EVENT_TYPES, Event, parse_event, utcnow
+from shared.contracts.events import EVENT_TYPES, Event, parse_event
 from shared.db.models import Idea, Notification, NotificationPreference, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore, insert_ignore_many

@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 
-from shared.contracts.events import utcnow
+from shared.clock import utcnow
 
 
 @lru_cache(maxsize=4)

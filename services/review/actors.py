@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from services.review import deadlines, handlers
+from shared.clock import utcnow
 from shared.contracts.events import (
     IdeaReceivedV1,
     IdeaStatusChangedV1,
@@ -12,7 +13,6 @@ from shared.contracts.events import (
     ReviewAssignedV1,
     ReviewResumedV1,
     ReviewSubmittedV1,
-    utcnow,
 )
 from shared.worker.stage import StageContext, stage_actor
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request, status
 
 from services.review import handlers
 from services.review.schemas import DeclineIn, IdeaReviews, ReviewIn, TaskDetail, TaskView
-from shared.web.deps import Principal, require, settings_of, uow
+from shared.principal import Principal
+from shared.web.deps import require, settings_of, uow
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["review"])
 Reviewer = Annotated[Principal, Depends(require("reviewer"))]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.review import handlers
 from shared import lifecycle
 from shared.bus import outbox
+from shared.clock import utcnow
 from shared.config import Duration, Settings
 from shared.contracts.events import (
     EventBase,
@@ -31,7 +32,6 @@ from shared.contracts.events import (
     ReviewEscalatedV1,
     ReviewReminderV1,
     ReviewResumedV1,
-    utcnow,
 )
 from shared.db.models import Idea, Question, ReviewTask
 from shared.db.uow import unit_of_work

@@ -24,6 +24,7 @@ from services.review.schemas import (
 )
 from shared import lifecycle
 from shared.bus import outbox
+from shared.clock import utcnow
 from shared.config import Settings
 from shared.contracts.events import (
     EventBase,
@@ -32,12 +33,11 @@ from shared.contracts.events import (
     ReviewAssignedV1,
     ReviewEscalatedV1,
     ReviewSubmittedV1,
-    utcnow,
 )
 from shared.db.models import Idea, Person, Question, Review, ReviewTask
 from shared.errors import Conflict, NotFound
 from shared.logging import about, get_logger
-from shared.web.deps import Principal
+from shared.principal import Principal
 from shared.workdays import deadline
 
 log = get_logger("ideahub.review")

@@ -18,8 +18,9 @@ from services.review import handlers
 from services.review.schemas import DeclineIn, ReviewIn
 from shared.errors import Conflict
 from shared.logging import get_logger
+from shared.principal import Principal
 from shared.web import pages
-from shared.web.deps import Principal, require, settings_of, uow
+from shared.web.deps import require, settings_of, uow
 
 log = get_logger("ideahub.review.web")
 

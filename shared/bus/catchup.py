@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.contracts.events import utcnow
+from shared.clock import utcnow
 from shared.db.models import ConsumerCursor, OutboxMessage, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore

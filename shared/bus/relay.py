@@ -24,7 +24,7 @@ import psycopg
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.contracts.events import utcnow
+from shared.clock import utcnow
 from shared.db.models import OutboxMessage
 from shared.db.uow import unit_of_work
 from shared.logging import get_logger

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from shared.clock import utcnow
 
 
 class Submitter(BaseModel):

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from shared.contracts.events import utcnow
+from shared.clock import utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

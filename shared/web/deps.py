@@ -15,7 +15,6 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -23,30 +22,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import utcnow
 from shared.db.models import ApiToken, Person, StaffSession
 from shared.db.uow import unit_of_work
+from shared.principal import Principal
 from shared.web.csrf import FIELD as CSRF_FIELD
 from shared.web.csrf import Csrf
 
-ROLES = ("reviewer", "sponsor", "admin")
 SESSION_COOKIE = "ideahub_session"
 CSRF_HEADER = "X-CSRF-Token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-@dataclass(frozen=True)
-class Principal:
-    id: int
-    email: str
-    name: str
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
 def hash_token(token: str) -> str:

@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.bus import outbox
 from shared.bus.relay import Route
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import Event, MessageFailedV1, parse_event, utcnow
+from shared.contracts.events import Event, MessageFailedV1, parse_event
 from shared.db.models import FailedMessage, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore_many

@@ -41,8 +41,8 @@ from infra.signin import use_link
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.notify.handlers import handle_event, notifier_for
+from shared.clock import utcnow
 from shared.config import Settings, load_settings
-from shared.contracts.events import utcnow
 from shared.db.models import OutboxMessage, SignInLink
 from shared.db.uow import unit_of_work
 from shared.web.csrf import COOKIE as CSRF_COOKIE

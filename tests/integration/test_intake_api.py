@@ -15,8 +15,8 @@ from infra.composition import Runtime
 from services.intake.handlers import reference_for, submit_idea
 from services.intake.schemas import Submission
 from shared import lifecycle
+from shared.clock import utcnow
 from shared.config import Settings, load_settings
-from shared.contracts.events import utcnow
 from shared.db.models import Idea, IdeaMessage, OutboxMessage, Question
 from shared.db.uow import unit_of_work
 

@@ -43,8 +43,9 @@ from services.notify.handlers import (
     set_optional_mail,
 )
 from services.review.handlers import screen_idea
+from shared.clock import utcnow
 from shared.config import Settings, load_settings
-from shared.contracts.events import IdeaReceivedV1, IdeaStatusChangedV1, utcnow
+from shared.contracts.events import IdeaReceivedV1, IdeaStatusChangedV1
 from shared.db.migrate import upgrade
 from shared.db.models import Notification, OutboxMessage
 from shared.db.uow import unit_of_work

@@ -24,12 +24,12 @@ from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.matching import actors, deadlines, handlers
 from shared import lifecycle
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import utcnow
 from shared.db.models import Idea, Offer, OutboxMessage
 from shared.db.uow import unit_of_work
 from shared.errors import Conflict
-from shared.web.deps import Principal
+from shared.principal import Principal
 from shared.worker.stage import StageActor, StageContext, run_handler
 from tests.conftest import Stack
 

@@ -11,11 +11,12 @@ from services.intake.schemas import Submission
 from services.review import handlers
 from services.review.assignment import LOAD_CAP
 from services.review.schemas import ReviewIn
+from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import IdeaReceivedV1, utcnow
+from shared.contracts.events import IdeaReceivedV1
 from shared.db.models import OutboxMessage, Person, ReviewTask
 from shared.db.uow import unit_of_work
-from shared.web.deps import Principal
+from shared.principal import Principal
 from tests.helpers import load_by
 
 

@@ -26,11 +26,13 @@ from services.intake.handlers import reply, submit_idea
 from services.intake.schemas import Submission
 from services.review import deadlines, handlers
 from services.review.schemas import ReviewIn
+from shared.clock import utcnow
 from shared.config import Duration, Settings
-from shared.contracts.events import IdeaReceivedV1, IdeaStatusChangedV1, utcnow
+from shared.contracts.events import IdeaReceivedV1, IdeaStatusChangedV1
 from shared.db.models import Idea, OutboxMessage, Person, Question, Review, ReviewTask, SignInLink
 from shared.db.uow import unit_of_work
-from shared.web.deps import SESSION_COOKIE, Principal
+from shared.principal import Principal
+from shared.web.deps import SESSION_COOKIE
 from tests.helpers import load_by
 
 REVIEWERS = ("r1", "r2", "r3", "r4")

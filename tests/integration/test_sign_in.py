@@ -34,8 +34,8 @@ from infra.app import create_app
 from infra.composition import Runtime
 from infra.signin import use_link
 from services.notify.handlers import handle_event, notifier_for
+from shared.clock import utcnow
 from shared.config import Settings, load_settings
-from shared.contracts.events import utcnow
 from shared.db.models import Notification, OutboxMessage, Person, SignInLink, StaffSession
 from shared.db.uow import unit_of_work
 from shared.web.deps import SESSION_COOKIE, hash_token

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from infra.app import create_app
 from infra.composition import Runtime
 from shared import lifecycle
+from shared.clock import utcnow
 from shared.config import Settings, load_settings
-from shared.contracts.events import utcnow
 from shared.db.models import Idea, IdeaMessage, Question
 from shared.db.uow import unit_of_work
 from shared.web import pages

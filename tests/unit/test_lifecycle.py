@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from shared import lifecycle
-from shared.contracts.events import IdeaStatusChangedV1, parse_event, utcnow
+from shared.clock import utcnow
+from shared.contracts.events import IdeaStatusChangedV1, parse_event
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from shared.db.models import Idea, OutboxMessage, StatusChange
