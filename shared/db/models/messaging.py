@@ -1,0 +1,69 @@
+"""The tables behind exactly-once messaging: the outbox, what each consumer handled, and what failed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, String, Text, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.clock import utcnow
+from shared.db.models.base import Base, BigId
+
+
+class OutboxMessage(Base):
+    """An event committed with the change that caused it, waiting for (or done with) the relay."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    idea_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+
+class ProcessedMessage(Base):
+    """What each consumer has handled, written in the same transaction as the effect."""
+
+    __tablename__ = "processed_messages"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsumerCursor(Base):
+    """How far a topic subscriber has checked the outbox for events it never received (see shared.bus.catchup)."""
+
+    __tablename__ = "consumer_cursors"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FailedMessage(Base):
+    """A message a consumer gave up on, for administrators to see and retry."""
+
+    __tablename__ = "failed_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    idea_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
