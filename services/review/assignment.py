@@ -20,17 +20,15 @@ from dataclasses import dataclass
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from shared.db.models import Person, ReviewTask
+from shared.db.models import WAITING, Person, ReviewTask
 
-# The tasks that count against a reviewer: those still waiting for them (a question's task waits too).
-WAITING = ("open", "asked")
 LOAD_CAP = 50
 
 _people = Person.__table__
 _tasks = ReviewTask.__table__
 _waiting = (
     select(literal(1))
-    .where(_tasks.c.reviewer_id == _people.c.id, _tasks.c.state.in_(WAITING))
+    .where(_tasks.c.reviewer_id == _people.c.id, _tasks.c.state.in_([state.value for state in WAITING]))
     .correlate(_people)
     .limit(LOAD_CAP)
     .subquery("waiting")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.review import handlers
@@ -33,7 +33,8 @@ from shared.contracts.events import (
     ReviewReminderV1,
     ReviewResumedV1,
 )
-from shared.db.models import Idea, Question, ReviewTask
+from shared.db.models import QUESTION, TASK, WAITING, Idea, Question, QuestionState, ReviewTask, TaskState
+from shared.db.states import claim, claimed_one
 from shared.db.uow import unit_of_work
 from shared.errors import StaleStatus
 from shared.logging import get_logger
@@ -51,8 +52,8 @@ def horizon(duration: Duration) -> timedelta:
     return timedelta(days=duration.amount * 7 // 5 + 7 + 4)
 
 
-def _rowcount(result: object) -> int:
-    return int(result.rowcount)  # type: ignore[attr-defined]
+_tasks = ReviewTask.__table__
+_questions = Question.__table__
 
 
 # Review tasks
@@ -63,20 +64,18 @@ def remind_task(
 ) -> int:
     """Remind the reviewer of an open task once, when its reminder time has come and its deadline has not."""
     task = session.get(ReviewTask, task_id)
-    if task is None or task.state != "open" or task.reminded_at is not None:
+    if task is None or task.state != TaskState.OPEN or task.reminded_at is not None:
         return 0
     if not before(task.due_at, settings.review_reminder) <= now < task.due_at:
         return 0
     idea = lifecycle.load(session, task.idea_id)
     if idea.status is not Status.IN_REVIEW:  # paused by a question: the clock does not run
         return 0
-    claimed = session.execute(
-        update(ReviewTask)
-        .where(ReviewTask.id == task_id, ReviewTask.state == "open", ReviewTask.reminded_at.is_(None))
-        .values(reminded_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if _rowcount(claimed) != 1:
+    open_ = TaskState.OPEN
+    if not claimed_one(
+        session,
+        TASK.update(_tasks, open_, open_, _tasks.c.id == task_id, _tasks.c.reminded_at.is_(None), reminded_at=now),
+    ):
         return 0
     outbox.emit(
         session,
@@ -104,7 +103,7 @@ def escalate_idea(
     late = session.execute(
         select(ReviewTask.id, ReviewTask.reviewer_id).where(
             ReviewTask.idea_id == idea_id,
-            ReviewTask.state == "open",
+            ReviewTask.state == TaskState.OPEN,
             ReviewTask.due_at <= now,
             ReviewTask.escalated_at.is_(None),
         )
@@ -119,30 +118,24 @@ def escalate_idea(
     )
 
 
-def _close_awaited(session: Session, idea_id: int, *, state: str) -> list[int]:
+def _close_awaited(session: Session, idea_id: int, *, state: TaskState) -> list[int]:
     """Close the idea's awaited tasks as `state`; the reviewers whose task this call closed (a racer closes none)."""
     awaited = session.execute(
         select(ReviewTask.id, ReviewTask.reviewer_id).where(
-            ReviewTask.idea_id == idea_id, ReviewTask.state.in_(handlers.WAITING)
+            ReviewTask.idea_id == idea_id, ReviewTask.state.in_(WAITING)
         )
     ).all()
-    closed = []
-    for task_id, reviewer_id in awaited:
-        result = session.execute(
-            update(ReviewTask)
-            .where(ReviewTask.id == task_id, ReviewTask.state.in_(handlers.WAITING))
-            .values(state=state)
-            .execution_options(synchronize_session=False)
-        )
-        if _rowcount(result) == 1:
-            closed.append(reviewer_id)
-    return closed
+    return [
+        reviewer_id
+        for task_id, reviewer_id in awaited
+        if claimed_one(session, TASK.update(_tasks, WAITING, state, _tasks.c.id == task_id))
+    ]
 
 
 def _decide_at_deadline(
     session: Session, idea: lifecycle.IdeaState, *, settings: Settings, cause: EventBase | None
 ) -> int:
-    closed = _close_awaited(session, idea.id, state="expired")
+    closed = _close_awaited(session, idea.id, state=TaskState.EXPIRED)
     if not closed:
         return 0
     reviews = handlers.reviews_in(session, idea.id)
@@ -167,13 +160,15 @@ def _replace(
     now: datetime,
     cause: EventBase | None,
 ) -> int:
-    claimed = session.execute(
-        update(ReviewTask)
-        .where(ReviewTask.id == task_id, ReviewTask.state == "open", ReviewTask.escalated_at.is_(None))
-        .values(state="replaced", escalated_at=now)
-        .execution_options(synchronize_session=False)
+    late = TASK.update(
+        _tasks,
+        TaskState.OPEN,
+        TaskState.REPLACED,
+        _tasks.c.id == task_id,
+        _tasks.c.escalated_at.is_(None),
+        escalated_at=now,
     )
-    if _rowcount(claimed) != 1:
+    if not claimed_one(session, late):
         return 0
     replacement = handlers.assign_replacement(session, idea.id, now=now, settings=settings)
     events: list[EventBase] = [
@@ -201,17 +196,27 @@ def remind_question(
 ) -> int:
     """Remind the submitter once of an open question, when its reminder time has come."""
     question = session.get(Question, question_id)
-    if question is None or question.state != "open" or question.reminded_at is not None or question.due_at is None:
+    if (
+        question is None
+        or question.state != QuestionState.OPEN
+        or question.reminded_at is not None
+        or question.due_at is None
+    ):
         return 0
     if not before(question.due_at, settings.info_reminder) <= now < question.due_at:
         return 0
-    claimed = session.execute(
-        update(Question)
-        .where(Question.id == question_id, Question.state == "open", Question.reminded_at.is_(None))
-        .values(reminded_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if _rowcount(claimed) != 1:
+    open_ = QuestionState.OPEN
+    if not claimed_one(
+        session,
+        QUESTION.update(
+            _questions,
+            open_,
+            open_,
+            _questions.c.id == question_id,
+            _questions.c.reminded_at.is_(None),
+            reminded_at=now,
+        ),
+    ):
         return 0
     idea = lifecycle.load(session, question.idea_id)
     outbox.emit(
@@ -229,13 +234,14 @@ NO_ANSWER = "No answer by the deadline"
 
 def expire_question(session: Session, question_id: int, *, now: datetime, cause: EventBase | None = None) -> int:
     """An open question past its deadline lapses; the idea goes back to review without the answer."""
-    claimed = session.execute(
-        update(Question)
-        .where(Question.id == question_id, Question.state == "open", Question.due_at <= now)
-        .values(state="expired")
-        .execution_options(synchronize_session=False)
+    lapse = QUESTION.update(
+        _questions,
+        QuestionState.OPEN,
+        QuestionState.EXPIRED,
+        _questions.c.id == question_id,
+        _questions.c.due_at <= now,
     )
-    if _rowcount(claimed) != 1:
+    if not claimed_one(session, lapse):
         return 0
     idea_id = session.scalar(select(Question.idea_id).where(Question.id == question_id))
     assert idea_id is not None
@@ -258,7 +264,7 @@ def resume(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) 
         return
     question = session.scalar(
         select(Question)
-        .where(Question.idea_id == idea.id, Question.state.in_(("answered", "expired")))
+        .where(Question.idea_id == idea.id, Question.state.in_((QuestionState.ANSWERED, QuestionState.EXPIRED)))
         .order_by(Question.id.desc())
         .limit(1)
     )
@@ -266,19 +272,15 @@ def resume(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) 
         return
     now = utcnow()
     tasks = session.scalars(
-        select(ReviewTask).where(ReviewTask.idea_id == idea.id, ReviewTask.state.in_(handlers.WAITING))
+        select(ReviewTask).where(ReviewTask.idea_id == idea.id, ReviewTask.state.in_(WAITING))
     ).all()
     resumed = []
     for task in tasks:
         left = max(task.due_at - question.asked_at, timedelta(0))
         due = max(task.due_at, now + left)
-        moved = session.execute(
-            update(ReviewTask)
-            .where(ReviewTask.id == task.id, ReviewTask.state == task.state)
-            .values(state="open", due_at=due)
-            .execution_options(synchronize_session=False)
-        )
-        if _rowcount(moved) == 1:
+        # An asked task reopens; an open one keeps its state and gets its new deadline.
+        reopen = TASK.update(_tasks, TaskState(task.state), TaskState.OPEN, _tasks.c.id == task.id, due_at=due)
+        if claimed_one(session, reopen):
             resumed.append(
                 ReviewResumedV1.caused_by(
                     event,
@@ -286,23 +288,21 @@ def resume(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) 
                     reviewer_id=task.reviewer_id,
                     due_at=due,
                     question=question.text,
-                    answer=question.answer if question.state == "answered" else None,
+                    answer=question.answer if question.state == QuestionState.ANSWERED else None,
                 )
             )
     outbox.emit(session, *resumed)
-    log.info("review.resumed", tasks=len(resumed), answered=question.state == "answered")
+    log.info("review.resumed", tasks=len(resumed), answered=question.state == QuestionState.ANSWERED)
     if not resumed:
         handlers.decide_if_complete(session, idea, settings=settings, cause=event)
 
 
 def close_for_final(session: Session, event: IdeaStatusChangedV1) -> None:
     """An idea withdrawn (or otherwise final) while in review: its awaited tasks close and free their reviewers."""
-    _close_awaited(session, event.idea_id, state="cancelled")
-    session.execute(
-        update(Question)
-        .where(Question.idea_id == event.idea_id, Question.state == "open")
-        .values(state="expired")
-        .execution_options(synchronize_session=False)
+    _close_awaited(session, event.idea_id, state=TaskState.CANCELLED)
+    claim(
+        session,
+        QUESTION.update(_questions, QuestionState.OPEN, QuestionState.EXPIRED, _questions.c.idea_id == event.idea_id),
     )
 
 
@@ -332,7 +332,7 @@ def sweep(session_factory: sessionmaker[Session], settings: Settings) -> int:
                 select(ReviewTask.idea_id)
                 .join(Idea, Idea.id == ReviewTask.idea_id)
                 .where(
-                    ReviewTask.state == "open",
+                    ReviewTask.state == TaskState.OPEN,
                     ReviewTask.due_at <= now,
                     ReviewTask.escalated_at.is_(None),
                     Idea.status == Status.IN_REVIEW.value,
@@ -340,14 +340,16 @@ def sweep(session_factory: sessionmaker[Session], settings: Settings) -> int:
                 .distinct()
             )
         )
-        lapsed = list(session.scalars(select(Question.id).where(Question.state == "open", Question.due_at <= now)))
+        lapsed = list(
+            session.scalars(select(Question.id).where(Question.state == QuestionState.OPEN, Question.due_at <= now))
+        )
         near_tasks = [
             row.id
             for row in session.execute(
                 select(ReviewTask.id, ReviewTask.due_at)
                 .join(Idea, Idea.id == ReviewTask.idea_id)
                 .where(
-                    ReviewTask.state == "open",
+                    ReviewTask.state == TaskState.OPEN,
                     ReviewTask.reminded_at.is_(None),
                     ReviewTask.due_at > now,
                     ReviewTask.due_at <= now + horizon(settings.review_reminder),
@@ -360,7 +362,7 @@ def sweep(session_factory: sessionmaker[Session], settings: Settings) -> int:
             row.id
             for row in session.execute(
                 select(Question.id, Question.due_at).where(
-                    Question.state == "open",
+                    Question.state == QuestionState.OPEN,
                     Question.reminded_at.is_(None),
                     Question.due_at > now,
                     Question.due_at <= now + horizon(settings.info_reminder),

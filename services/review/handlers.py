@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from services.review import similarity
-from services.review.assignment import WAITING, ReviewerPool
+from services.review.assignment import ReviewerPool
 from services.review.schemas import (
     AdminTaskView,
     IdeaReviews,
@@ -34,7 +34,18 @@ from shared.contracts.events import (
     ReviewEscalatedV1,
     ReviewSubmittedV1,
 )
-from shared.db.models import Idea, Person, Question, Review, ReviewTask
+from shared.db.models import (
+    TASK,
+    WAITING,
+    Idea,
+    Person,
+    Question,
+    QuestionState,
+    Review,
+    ReviewTask,
+    TaskState,
+)
+from shared.db.states import claimed_one
 from shared.errors import Conflict, NotFound
 from shared.logging import about, get_logger
 from shared.principal import Principal
@@ -85,7 +96,7 @@ def screen_ideas(session: Session, events: Sequence[IdeaReceivedV1], *, settings
     now = utcnow()
     due = deadline(now, settings.review_deadline)
     rows = [
-        {"idea_id": idea.id, "reviewer_id": r, "state": "open", "assigned_at": now, "due_at": due}
+        {"idea_id": idea.id, "reviewer_id": r, "state": TaskState.OPEN, "assigned_at": now, "due_at": due}
         for (_, idea, _), reviewers in zip(todo, chosen, strict=True)
         for r in reviewers
     ]
@@ -127,7 +138,7 @@ def open_tasks(session: Session, *, reviewer: Principal) -> list[TaskView]:
     rows = session.execute(
         select(ReviewTask, Idea.reference, Idea.title)
         .join(Idea, Idea.id == ReviewTask.idea_id)
-        .where(ReviewTask.reviewer_id == reviewer.id, ReviewTask.state == "open")
+        .where(ReviewTask.reviewer_id == reviewer.id, ReviewTask.state == TaskState.OPEN)
         .order_by(ReviewTask.due_at)
     ).all()
     duplicates = similarity.shown_duplicates(session, (task.idea_id for task, _, _ in rows))
@@ -152,15 +163,10 @@ def _own_task(session: Session, task_id: int, reviewer: Principal) -> ReviewTask
     return task
 
 
-def _claim(session: Session, task_id: int, *, state: str, **values: object) -> None:
+def _claim(session: Session, task_id: int, *, state: TaskState, **values: object) -> None:
     """Move an open task to `state`; whoever moved it first wins, the other is told."""
-    claimed = session.execute(
-        update(ReviewTask)
-        .where(ReviewTask.id == task_id, ReviewTask.state == "open")
-        .values(state=state, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    _tasks = ReviewTask.__table__
+    if not claimed_one(session, TASK.update(_tasks, TaskState.OPEN, state, _tasks.c.id == task_id, **values)):
         raise Conflict("this task was answered meanwhile")
 
 
@@ -193,13 +199,13 @@ def submit_review(session: Session, task_id: int, review: ReviewIn, *, reviewer:
     returns to review, so that the reviewer scores again with the answer.
     """
     task = _own_task(session, task_id, reviewer)
-    if task.state != "open":
+    if task.state != TaskState.OPEN:
         raise Conflict(f"this task is already {task.state}")
     idea = lifecycle.load(session, task.idea_id)
     if idea.status is not Status.IN_REVIEW:
         raise Conflict(f"this idea is {idea.status.value}, not in review")
     asking = review.recommendation == "needs_info"
-    _claim(session, task_id, state="asked" if asking else "done")
+    _claim(session, task_id, state=TaskState.ASKED if asking else TaskState.DONE)
     _record(session, task_id, idea.id, review)
     submitted = ReviewSubmittedV1(
         idea_id=idea.id,
@@ -234,7 +240,13 @@ def _ask(
     question_id = session.execute(
         Question.__table__.insert()
         .values(
-            idea_id=idea.id, task_id=task_id, text=text, asked_at=now, due_at=due, state="open", asked_by=reviewer.id
+            idea_id=idea.id,
+            task_id=task_id,
+            text=text,
+            asked_at=now,
+            due_at=due,
+            state=QuestionState.OPEN,
+            asked_by=reviewer.id,
         )
         .returning(Question.__table__.c.id)
     ).scalar_one()
@@ -245,12 +257,12 @@ def _ask(
 def decline_task(session: Session, task_id: int, reason: str, *, reviewer: Principal, settings: Settings) -> int | None:
     """A reviewer hands a task back with a reason; someone else gets it. Returns the new task's id, if any."""
     task = _own_task(session, task_id, reviewer)
-    if task.state != "open":
+    if task.state != TaskState.OPEN:
         raise Conflict(f"this task is already {task.state}")
     idea = lifecycle.load(session, task.idea_id)
     if idea.status not in (Status.IN_REVIEW, Status.NEEDS_INFO):
         raise Conflict(f"this idea is {idea.status.value}, not in review")
-    _claim(session, task_id, state="declined", decline_reason=reason)
+    _claim(session, task_id, state=TaskState.DECLINED, decline_reason=reason)
     now = utcnow()
     replacement = assign_replacement(session, idea.id, now=now, settings=settings)
     events: list[EventBase] = []
@@ -291,7 +303,8 @@ def assign_replacement(session: Session, idea_id: int, *, now: datetime, setting
     (reviewer_id,) = chosen
     due = deadline(now, settings.review_deadline)
     task_id = session.execute(
-        _NEW_TASKS, {"idea_id": idea_id, "reviewer_id": reviewer_id, "state": "open", "assigned_at": now, "due_at": due}
+        _NEW_TASKS,
+        {"idea_id": idea_id, "reviewer_id": reviewer_id, "state": TaskState.OPEN, "assigned_at": now, "due_at": due},
     ).scalar_one()
     return NewTask(task_id, reviewer_id, due)
 
@@ -338,7 +351,7 @@ def reviews_in(session: Session, idea_id: int) -> list[Review]:
         session.scalars(
             select(Review)
             .join(ReviewTask, ReviewTask.id == Review.task_id)
-            .where(Review.idea_id == idea_id, ReviewTask.state == "done")
+            .where(Review.idea_id == idea_id, ReviewTask.state == TaskState.DONE)
             .order_by(Review.id)
         )
     )
