@@ -12,7 +12,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.db.models import FailedMessage, Idea, Notification, Offer, OutboxMessage, ReviewTask
+from shared.db.models import (
+    RESENDABLE,
+    FailedMessage,
+    Idea,
+    Notification,
+    Offer,
+    OfferState,
+    OutboxMessage,
+    ReviewTask,
+    TaskState,
+)
 from shared.errors import NotFound
 from shared.lifecycle import Status
 from shared.principal import Principal
@@ -88,12 +98,14 @@ def ping_broker(runtime: Any) -> None:
 
 def pipeline(session: Session, *, now: datetime, depths: dict[str, int]) -> Pipeline:
     counts = dict(session.execute(select(Idea.status, func.count()).group_by(Idea.status)).all())
-    overdue_reviews = session.scalar(select(func.count()).where(ReviewTask.state == "open", ReviewTask.due_at < now))
-    overdue_offers = session.scalar(select(func.count()).where(Offer.state == "open", Offer.due_at < now))
+    overdue_reviews = session.scalar(
+        select(func.count()).where(ReviewTask.state == TaskState.OPEN, ReviewTask.due_at < now)
+    )
+    overdue_offers = session.scalar(select(func.count()).where(Offer.state == OfferState.OPEN, Offer.due_at < now))
     failed = session.scalars(
         select(FailedMessage).where(FailedMessage.resolved_at.is_(None)).order_by(FailedMessage.id.desc()).limit(50)
     ).all()
-    failed_notifications = session.scalar(select(func.count()).where(Notification.state.in_(("failed", "unconfirmed"))))
+    failed_notifications = session.scalar(select(func.count()).where(Notification.state.in_(RESENDABLE)))
     return Pipeline(
         ideas_by_status={s.value: int(counts.get(s.value, 0)) for s in Status},
         overdue={"review_tasks": overdue_reviews or 0, "offers": overdue_offers or 0},

@@ -17,6 +17,7 @@ from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import ApiToken, Person, SignInLink, StaffSession
+from shared.db.states import claim
 from shared.db.uow import unit_of_work
 from shared.principal import ROLES
 from shared.web.deps import hash_token, new_token
@@ -103,8 +104,7 @@ def revoke(settings: Settings, email: str) -> Revoked:
             raise PeopleError(f"nobody is registered as {email}")
 
         def count(statement: Update) -> int:
-            result = session.execute(statement, execution_options={"synchronize_session": False})
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return claim(session, statement)
 
         return Revoked(
             tokens=count(

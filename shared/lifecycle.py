@@ -21,6 +21,7 @@ from shared.bus import outbox
 from shared.clock import utcnow
 from shared.contracts.events import EventBase, IdeaStatusChangedV1
 from shared.db.models import Idea, StatusChange
+from shared.db.states import claim
 from shared.errors import IllegalTransition, NotFound, StaleStatus
 
 
@@ -189,10 +190,10 @@ def transition_many(session: Session, moves: Sequence[Move]) -> list[IdeaStatusC
     for move in moves:
         by_change.setdefault((move.idea.status, move.target), []).append(move.idea.id)
     for (current, target), ids in by_change.items():
-        result = connection.execute(
-            _MOVE, {"idea_ids": ids, "from_status": current.value, "to_status": target.value, "at": now}
+        moved = claim(
+            connection, _MOVE, {"idea_ids": ids, "from_status": current.value, "to_status": target.value, "at": now}
         )
-        if result.rowcount != len(ids):  # type: ignore[attr-defined]
+        if moved != len(ids):
             stale = next(m.idea for m in moves if m.idea.id in ids)
             raise StaleStatus(
                 f"{stale.reference} is no longer {current}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.incubation.schemas import OutcomeIn, PlanIn, UpdateIn
@@ -11,6 +11,7 @@ from shared.bus import outbox
 from shared.clock import utcnow
 from shared.contracts.events import IncubationStartedV1, MilestoneReachedV1, OfferAnsweredV1
 from shared.db.models import Incubation, Milestone, Outcome, ProgressUpdate
+from shared.db.states import claim
 from shared.db.util import insert_ignore
 from shared.errors import Conflict, NotFound
 from shared.principal import Principal
@@ -61,12 +62,13 @@ def reach_milestone(session: Session, reference: str, milestone_id: int, *, spon
     title = session.scalar(select(Milestone.title).where(Milestone.id == milestone_id, Milestone.idea_id == idea.id))
     if title is None:
         raise NotFound(f"{reference} has no milestone {milestone_id}")
-    reached = session.execute(
-        update(Milestone)
-        .where(Milestone.id == milestone_id, Milestone.done_at.is_(None))
-        .values(done_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    milestones = Milestone.__table__
+    reached = claim(
+        session,
+        milestones.update()
+        .where(milestones.c.id == milestone_id, milestones.c.done_at.is_(None))
+        .values(done_at=utcnow()),
+    )
     if reached:
         outbox.emit(
             session,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, String, bindparam, cast, func, select, update
+from sqlalchemy import Executable, String, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,17 @@ from shared import lifecycle
 from shared.bus import outbox
 from shared.clock import utcnow
 from shared.contracts.events import IdeaReceivedV1, Submitter
-from shared.db.models import Attachment, DuplicateCandidate, Idea, IdeaMessage, Question, StatusChange
+from shared.db.models import (
+    QUESTION,
+    Attachment,
+    DuplicateCandidate,
+    Idea,
+    IdeaMessage,
+    Question,
+    QuestionState,
+    StatusChange,
+)
+from shared.db.states import claimed_one
 from shared.db.util import insert_ignore_returning
 from shared.errors import Conflict, NotFound, PermanentError
 from shared.principal import Principal
@@ -232,7 +242,9 @@ def _idea_by_token(session: Session, token: str) -> Idea:
 
 def _open_question(session: Session, idea_id: int) -> Question | None:
     return session.scalars(
-        select(Question).where(Question.idea_id == idea_id, Question.state == "open").order_by(Question.id.desc())
+        select(Question)
+        .where(Question.idea_id == idea_id, Question.state == QuestionState.OPEN)
+        .order_by(Question.id.desc())
     ).first()
 
 
@@ -298,12 +310,16 @@ def reply(session: Session, idea_id: int, text: str, *, channel: str, answer_onl
     question = _open_question(session, idea_id)
     state = lifecycle.load(session, idea_id)
     if question is not None and state.status is lifecycle.Status.NEEDS_INFO:
-        changed = session.execute(
-            update(Question)
-            .where(Question.id == question.id, Question.state == "open")
-            .values(state="answered", answered_at=now, answer=text)
+        questions = Question.__table__
+        answered = QUESTION.update(
+            questions,
+            QuestionState.OPEN,
+            QuestionState.ANSWERED,
+            questions.c.id == question.id,
+            answered_at=now,
+            answer=text,
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if not claimed_one(session, answered):
             raise Conflict("that question has just been answered")
         session.execute(
             IdeaMessage.__table__.insert().values(

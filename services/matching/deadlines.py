@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import lifecycle
@@ -24,7 +24,8 @@ from shared.bus import outbox
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.contracts.events import EventBase, OfferAnsweredV1, OfferReminderV1
-from shared.db.models import Idea, Offer
+from shared.db.models import OFFER, Idea, Offer, OfferState
+from shared.db.states import claimed_one
 from shared.db.uow import unit_of_work
 from shared.logging import get_logger
 from shared.workdays import before
@@ -37,6 +38,7 @@ Status = lifecycle.Status
 # nothing, and the sweep acts at the right time instead.
 EARLY = timedelta(seconds=2)
 EXPIRED_REASON = "no answer by the deadline"
+_offers = Offer.__table__
 
 
 def reminder_time(due_at: datetime, settings: Settings) -> datetime:
@@ -52,20 +54,18 @@ def remind_offer(
     lets exactly one of them record the reminder and emit OfferReminderV1; the other changes nothing.
     """
     offer = session.get(Offer, offer_id)
-    if offer is None or offer.state != "open" or offer.reminded_at is not None:
+    if offer is None or offer.state != OfferState.OPEN or offer.reminded_at is not None:
         return False
     if now + EARLY < reminder_time(offer.due_at, settings) or now >= offer.due_at:
         return False  # too early, or too late to be of use: the deadline itself acts now
     idea = lifecycle.load(session, offer.idea_id)
     if idea.status is not Status.MATCHING:
         return False  # withdrawn, say: nothing to remind anyone of
-    result = session.execute(
-        update(Offer)
-        .where(Offer.id == offer_id, Offer.state == "open", Offer.reminded_at.is_(None))
-        .values(reminded_at=now)
-        .execution_options(synchronize_session=False)
+    open_ = OfferState.OPEN
+    remind = OFFER.update(
+        _offers, open_, open_, _offers.c.id == offer_id, _offers.c.reminded_at.is_(None), reminded_at=now
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claimed_one(session, remind):
         return False
     outbox.emit(
         session,
@@ -95,13 +95,16 @@ def expire_offer(session: Session, offer_id: int, *, now: datetime, cause: Event
     The conditional UPDATE on `state = 'open'` decides between this and a sponsor's answer, and between the
     delayed message and the sweep: exactly one of them changes the offer; the others change nothing.
     """
-    result = session.execute(
-        update(Offer)
-        .where(Offer.id == offer_id, Offer.state == "open", Offer.due_at <= now + EARLY)
-        .values(state="expired", answered_at=now, answer_reason=EXPIRED_REASON)
-        .execution_options(synchronize_session=False)
+    lapse = OFFER.update(
+        _offers,
+        OfferState.OPEN,
+        OfferState.EXPIRED,
+        _offers.c.id == offer_id,
+        _offers.c.due_at <= now + EARLY,
+        answered_at=now,
+        answer_reason=EXPIRED_REASON,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claimed_one(session, lapse):
         return False
     offer = session.get(Offer, offer_id)
     assert offer is not None
@@ -138,7 +141,7 @@ def overdue_offers(session: Session, *, settings: Settings, now: datetime) -> tu
     rows = session.execute(
         select(Offer.id, Offer.due_at, Offer.reminded_at, Idea.status)
         .join(Idea, Idea.id == Offer.idea_id)
-        .where(Offer.state == "open", or_(Offer.due_at <= now, Offer.reminded_at.is_(None)))
+        .where(Offer.state == OfferState.OPEN, or_(Offer.due_at <= now, Offer.reminded_at.is_(None)))
         .order_by(Offer.due_at)
     ).all()
     expire = [row.id for row in rows if row.due_at <= now]

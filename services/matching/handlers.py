@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.matching.ranking import Candidate, rank
@@ -12,7 +12,8 @@ from shared.bus import outbox
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.contracts.events import EventBase, OfferAnsweredV1, OfferMadeV1
-from shared.db.models import Idea, Incubation, Offer, Person
+from shared.db.models import OFFER, Idea, Incubation, Offer, OfferState, Person
+from shared.db.states import claimed_one
 from shared.errors import Conflict, NotFound
 from shared.logging import get_logger
 from shared.principal import Principal
@@ -47,7 +48,7 @@ def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: Eve
     if idea_state.status is not Status.MATCHING:
         return
     made, still_open = session.execute(
-        select(func.count(), func.count().filter(Offer.state == "open")).where(Offer.idea_id == idea_id)
+        select(func.count(), func.count().filter(Offer.state == OfferState.OPEN)).where(Offer.idea_id == idea_id)
     ).one()
     if still_open:
         return  # an offer is already out; this delivery is stale
@@ -70,7 +71,7 @@ def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: Eve
             rank=made + 1,
             score=best.score,
             reasons=best.reasons,
-            state="open",
+            state=OfferState.OPEN,
             made_at=now,
             due_at=due,
         )
@@ -89,7 +90,7 @@ def open_offers(session: Session, *, sponsor: Principal) -> list[OfferView]:
     rows = session.execute(
         select(Offer, Idea.reference, Idea.title)
         .join(Idea, Idea.id == Offer.idea_id)
-        .where(Offer.sponsor_id == sponsor.id, Offer.state == "open")
+        .where(Offer.sponsor_id == sponsor.id, Offer.state == OfferState.OPEN)
         .order_by(Offer.due_at)
     ).all()
     return [
@@ -106,24 +107,22 @@ def open_offers(session: Session, *, sponsor: Principal) -> list[OfferView]:
     ]
 
 
-def _answer(session: Session, offer_id: int, sponsor: Principal, state: str, reason: str | None) -> Offer:
+def _answer(session: Session, offer_id: int, sponsor: Principal, state: OfferState, reason: str | None) -> Offer:
     offer = session.get(Offer, offer_id)
     if offer is None or offer.sponsor_id != sponsor.id:
         raise NotFound("you have no offer with that id")
-    result = session.execute(
-        update(Offer)
-        .where(Offer.id == offer_id, Offer.state == "open")
-        .values(state=state, answered_at=utcnow(), answer_reason=reason)
-        .execution_options(synchronize_session=False)
+    offers = Offer.__table__
+    answer = OFFER.update(
+        offers, OfferState.OPEN, state, offers.c.id == offer_id, answered_at=utcnow(), answer_reason=reason
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claimed_one(session, answer):
         session.refresh(offer)  # another answer, or the deadline, came first: say which
         raise Conflict(f"this offer is already {offer.state}")
     return offer
 
 
 def accept_offer(session: Session, offer_id: int, *, sponsor: Principal) -> str:
-    offer = _answer(session, offer_id, sponsor, "accepted", None)
+    offer = _answer(session, offer_id, sponsor, OfferState.ACCEPTED, None)
     idea = lifecycle.load(session, offer.idea_id)
     answered = OfferAnsweredV1(
         idea_id=idea.id,
@@ -141,7 +140,7 @@ def accept_offer(session: Session, offer_id: int, *, sponsor: Principal) -> str:
 
 
 def decline_offer(session: Session, offer_id: int, *, sponsor: Principal, reason: str) -> str:
-    offer = _answer(session, offer_id, sponsor, "declined", reason)
+    offer = _answer(session, offer_id, sponsor, OfferState.DECLINED, reason)
     idea = lifecycle.load(session, offer.idea_id)
     outbox.emit(
         session,

@@ -23,9 +23,9 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.channels import Channel, NotClaimed, Outgoing, PermanentFailure, TemporaryFailure
@@ -35,7 +35,8 @@ from shared.bus import outbox
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.contracts.events import EventBase, NotificationFailedV1
-from shared.db.models import Idea, Notification
+from shared.db.models import NOTIFICATION, Idea, Notification, NotificationState
+from shared.db.states import claim
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore_many
 from shared.logging import get_logger
@@ -45,27 +46,33 @@ log = get_logger("ideahub.notify")
 _table = Notification.__table__
 _c = _table.c
 
-_CLAIM = (
-    update(_table)
-    .where(_c.id == bindparam("nid"), _c.state == "pending")
-    .values(state="sending", attempts=_c.attempts + 1, lease_until=bindparam("lease_until"))
+State = NotificationState
+# The hot path's state changes, built once with bind parameters.
+_CLAIM = NOTIFICATION.update(
+    _table,
+    State.PENDING,
+    State.SENDING,
+    _c.id == bindparam("nid"),
+    attempts=_c.attempts + 1,
+    lease_until=bindparam("lease_until"),
 )
-_SENT = (
-    update(_table)
-    .where(_c.id == bindparam("nid"), _c.state == "sending")
-    .values(state="sent", sent_at=bindparam("now"), lease_until=None, error=None)
+_SENT = NOTIFICATION.update(
+    _table, State.SENDING, State.SENT, _c.id == bindparam("nid"), sent_at=bindparam("now"), lease_until=None, error=None
 )
-_RETRY = (
-    update(_table)
-    .where(_c.id == bindparam("nid"), _c.state == bindparam("from_state"))
-    .values(
-        state="pending",
+# After a temporary failure: from `sending` if the row was claimed, else (refused before the claim) `pending`.
+_RETRY = {
+    claimed: NOTIFICATION.update(
+        _table,
+        State.SENDING if claimed else State.PENDING,
+        State.PENDING,
+        _c.id == bindparam("nid"),
         attempts=bindparam("attempts"),
         next_attempt_at=bindparam("next_at"),
         lease_until=None,
         error=bindparam("error"),
     )
-)
+    for claimed in (True, False)
+}
 _ROW = (
     select(
         _c.id,
@@ -125,17 +132,17 @@ class Notifier:
                 "sent_at": None,
                 "attempts": 0,
                 "error": None,
-                "state": "pending",
+                "state": State.PENDING,
                 # Delivered by this worker right after commit; the sweep takes it only if that never happens.
                 "next_attempt_at": now + timedelta(seconds=self.settings.notify_send_lease_seconds),
             }
             if intent.skip:
-                row |= {"state": "skipped", "next_attempt_at": None}
+                row |= {"state": State.SKIPPED, "next_attempt_at": None}
             elif channel.idempotent:
                 # Writing the same key twice leaves one message: deliver first, record it as sent in one go.
                 try:
                     channel.send(Outgoing(key, intent.recipient, subject, body, intent.template), lambda: True)
-                    row |= {"state": "sent", "sent_at": now, "attempts": 1, "next_attempt_at": None}
+                    row |= {"state": State.SENT, "sent_at": now, "attempts": 1, "next_attempt_at": None}
                 except TemporaryFailure as exc:
                     row |= {"attempts": 1, "error": _short(exc), "next_attempt_at": now + self.backoff(1)}
             rows.append(row)
@@ -149,7 +156,7 @@ class Notifier:
         return [
             row.id
             for row in new
-            if row.state == "pending" and not getattr(self.channels.get(row.channel), "idempotent", True)
+            if row.state == State.PENDING and not getattr(self.channels.get(row.channel), "idempotent", True)
         ]
 
     def _compose(self, event: EventBase, intent: Intent, key: str) -> tuple[str, str]:
@@ -205,64 +212,60 @@ class Notifier:
             return None
         claimed = False
 
-        def claim() -> bool:
+        def claim_row() -> bool:
             nonlocal claimed
             lease_until = utcnow() + timedelta(seconds=self.settings.notify_send_lease_seconds)
             with unit_of_work(self.session_factory) as session:
-                result = session.connection().execute(_CLAIM, {"nid": notification_id, "lease_until": lease_until})
-                claimed = bool(result.rowcount)  # type: ignore[attr-defined]
+                claimed = claim(session, _CLAIM, {"nid": notification_id, "lease_until": lease_until}) == 1
             return claimed
 
         key = notification_key(row.event_id, row.recipient, row.channel)
         attempts = row.attempts + 1  # the claim counts it in the row; a failure before the claim is counted below
         try:
-            channel.send(Outgoing(key, row.recipient, row.subject, row.body, row.template), claim)
+            channel.send(Outgoing(key, row.recipient, row.subject, row.body, row.template), claim_row)
         except NotClaimed:
             return None
         except PermanentFailure as exc:
-            return self._fail(row, "failed", _short(exc), attempts=attempts)
+            return self._fail(row, State.FAILED, _short(exc), attempts=attempts)
         except Exception as exc:  # TemporaryFailure, or anything unforeseen
             if attempts >= self.settings.notify_max_attempts:
-                return self._fail(row, "failed", f"gave up after {attempts} attempts: {_short(exc)}", attempts=attempts)
+                return self._fail(
+                    row, State.FAILED, f"gave up after {attempts} attempts: {_short(exc)}", attempts=attempts
+                )
             with unit_of_work(self.session_factory) as session:
-                session.connection().execute(
-                    _RETRY,
+                claim(
+                    session,
+                    _RETRY[claimed],
                     {
                         "nid": notification_id,
-                        "from_state": "sending" if claimed else "pending",
                         "attempts": attempts,
                         "next_at": utcnow() + self.backoff(attempts),
                         "error": _short(exc),
                     },
                 )
             log.warning("notify.retry_later", notification_id=notification_id, attempts=attempts, error=_short(exc))
-            return "pending"
+            return State.PENDING
         with unit_of_work(self.session_factory) as session:
-            session.connection().execute(_SENT, {"nid": notification_id, "now": utcnow()})
+            claim(session, _SENT, {"nid": notification_id, "now": utcnow()})
         log.info("notify.sent", notification_id=notification_id, template=row.template, channel=row.channel)
-        return "sent"
+        return State.SENT
 
     def _fail(
         self,
         row: Any,
-        state: str,
+        state: Literal[State.FAILED, State.UNCONFIRMED],
         error: str,
         *,
         attempts: int | None = None,
-        from_states: tuple[str, ...] = ("sending", "pending"),
+        from_states: tuple[NotificationState, ...] = (State.SENDING, State.PENDING),
     ) -> str:
         """Settle a notification as failed or unconfirmed, and tell administrators (by an event), once."""
-        values: dict[str, Any] = {"state": state, "lease_until": None, "next_attempt_at": None, "error": error}
+        values: dict[str, Any] = {"lease_until": None, "next_attempt_at": None, "error": error}
         if attempts is not None:
             values["attempts"] = attempts
         with unit_of_work(self.session_factory) as session:
-            result = session.execute(
-                update(Notification)
-                .where(Notification.id == row.id, Notification.state.in_(from_states))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount and row.reference is not None:  # type: ignore[attr-defined]
+            settled = claim(session, NOTIFICATION.update(_table, from_states, state, _c.id == row.id, **values))
+            if settled and row.reference is not None:
                 outbox.emit(
                     session,
                     NotificationFailedV1(
@@ -273,7 +276,7 @@ class Notifier:
                         notification_id=row.id,
                         channel=row.channel,
                         template=row.template,
-                        state=state,  # type: ignore[arg-type]
+                        state=state.value,
                         error=error[:500],
                     ),
                 )
@@ -288,32 +291,35 @@ class Notifier:
         with unit_of_work(self.session_factory) as session:
             stranded = session.execute(
                 select(Notification.id, Notification.channel)
-                .where(Notification.state == "sending", Notification.lease_until < now)
+                .where(Notification.state == State.SENDING, Notification.lease_until < now)
                 .limit(limit)
             ).all()
         for stranded_id, channel_name in stranded:
             channel = self.channels.get(channel_name)
             if channel is not None and channel.retry_in_doubt:
                 with unit_of_work(self.session_factory) as session:
-                    session.execute(
-                        update(Notification)
-                        .where(Notification.id == stranded_id, Notification.state == "sending")
-                        .values(state="pending", next_attempt_at=now, lease_until=None)
-                        .execution_options(synchronize_session=False)
+                    again = NOTIFICATION.update(
+                        _table,
+                        State.SENDING,
+                        State.PENDING,
+                        _c.id == stranded_id,
+                        next_attempt_at=now,
+                        lease_until=None,
                     )
+                    claim(session, again)
                 continue
             with unit_of_work(self.session_factory) as session:
                 row = session.connection().execute(_ROW, {"nid": stranded_id}).one()
             self._fail(
                 row,
-                "unconfirmed",
+                State.UNCONFIRMED,
                 "the worker stopped while sending: the mail server may or may not have the message",
-                from_states=("sending",),
+                from_states=(State.SENDING,),
             )
         with unit_of_work(self.session_factory) as session:
             due = session.scalars(
                 select(Notification.id)
-                .where(Notification.state == "pending", Notification.next_attempt_at <= now)
+                .where(Notification.state == State.PENDING, Notification.next_attempt_at <= now)
                 .order_by(Notification.next_attempt_at)
                 .limit(limit)
             ).all()

@@ -21,7 +21,16 @@ from services.notify.rules import Rules
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.contracts.events import EVENT_TYPES, Event, parse_event
-from shared.db.models import Idea, Notification, NotificationPreference, ProcessedMessage
+from shared.db.models import (
+    NOTIFICATION,
+    RESENDABLE,
+    Idea,
+    Notification,
+    NotificationPreference,
+    NotificationState,
+    ProcessedMessage,
+)
+from shared.db.states import claim
 from shared.db.uow import unit_of_work
 from shared.db.util import insert_ignore, insert_ignore_many
 from shared.errors import Conflict, NotFound
@@ -30,7 +39,6 @@ from shared.worker.stage import record_failure
 
 log = get_logger("ideahub.notify")
 CONSUMER = "notify"
-RESENDABLE = ("failed", "unconfirmed")
 
 
 def channels_for(settings: Settings) -> dict[str, Channel]:
@@ -229,11 +237,18 @@ def resend(session: Session, notification_id: int) -> None:
         raise NotFound(f"there is no notification {notification_id}")
     if state not in RESENDABLE:
         raise Conflict(f"notification {notification_id} is {state}: only failed or unconfirmed ones can be resent")
-    session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.state.in_(RESENDABLE))
-        .values(state="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
-        .execution_options(synchronize_session=False)
+    table = Notification.__table__
+    claim(
+        session,
+        NOTIFICATION.update(
+            table,
+            RESENDABLE,
+            NotificationState.PENDING,
+            table.c.id == notification_id,
+            attempts=0,
+            next_attempt_at=utcnow(),
+            lease_until=None,
+        ),
     )
     log.info("notify.resend_requested", notification_id=notification_id)
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.contracts import events as ev
-from shared.db.models import Idea, NotificationPreference, Offer, Person
+from shared.db.models import Idea, NotificationPreference, Offer, OfferState, Person
 from shared.web.signing import sign_in_token
 
 # Statuses whose message needs the submitter's action: sent even when they stopped optional mail.
@@ -105,7 +105,7 @@ _ADMINS = select(Person.name, Person.email).where(Person.role == "admin", Person
 _SPONSOR = (
     select(Person.name)
     .join(Offer, Offer.sponsor_id == Person.id)
-    .where(Offer.idea_id == bindparam("idea_id"), Offer.state == "accepted")
+    .where(Offer.idea_id == bindparam("idea_id"), Offer.state == OfferState.ACCEPTED)
 )
 
 try:
