@@ -201,11 +201,9 @@ def transition_many(session: Session, moves: Sequence[Move]) -> list[IdeaStatusC
                 else f"one of {len(ids)} ideas is no longer {current}"
             )
     events = [
-        IdeaStatusChangedV1(
-            idea_id=move.idea.id,
-            idea_reference=move.idea.reference,
-            correlation_id=move.idea.correlation_id,
-            causation_id=move.cause.event_id if move.cause else None,
+        IdeaStatusChangedV1.about(
+            move.idea,
+            cause=move.cause,
             from_status=move.idea.status.value,
             to_status=move.target.value,
             reason=move.reason,

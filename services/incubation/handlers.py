@@ -72,13 +72,7 @@ def reach_milestone(session: Session, reference: str, milestone_id: int, *, spon
     if reached:
         outbox.emit(
             session,
-            MilestoneReachedV1(
-                idea_id=idea.id,
-                idea_reference=idea.reference,
-                correlation_id=idea.correlation_id,
-                milestone_id=milestone_id,
-                title=title,
-            ),
+            MilestoneReachedV1.about(idea, milestone_id=milestone_id, title=title),
         )
     return bool(reached)
 

@@ -69,15 +69,7 @@ def remind_offer(
         return False
     outbox.emit(
         session,
-        OfferReminderV1(
-            idea_id=idea.id,
-            idea_reference=idea.reference,
-            correlation_id=idea.correlation_id,
-            causation_id=cause.event_id if cause else None,
-            offer_id=offer_id,
-            sponsor_id=offer.sponsor_id,
-            due_at=offer.due_at,
-        ),
+        OfferReminderV1.about(idea, cause=cause, offer_id=offer_id, sponsor_id=offer.sponsor_id, due_at=offer.due_at),
     )
     log.info(
         "matching.offer_reminded",
@@ -111,11 +103,9 @@ def expire_offer(session: Session, offer_id: int, *, now: datetime, cause: Event
     idea = lifecycle.load(session, offer.idea_id)
     outbox.emit(
         session,
-        OfferAnsweredV1(
-            idea_id=idea.id,
-            idea_reference=idea.reference,
-            correlation_id=idea.correlation_id,
-            causation_id=cause.event_id if cause else None,
+        OfferAnsweredV1.about(
+            idea,
+            cause=cause,
             offer_id=offer_id,
             sponsor_id=offer.sponsor_id,
             answer="expired",

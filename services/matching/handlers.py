@@ -124,14 +124,7 @@ def _answer(session: Session, offer_id: int, sponsor: Principal, state: OfferSta
 def accept_offer(session: Session, offer_id: int, *, sponsor: Principal) -> str:
     offer = _answer(session, offer_id, sponsor, OfferState.ACCEPTED, None)
     idea = lifecycle.load(session, offer.idea_id)
-    answered = OfferAnsweredV1(
-        idea_id=idea.id,
-        idea_reference=idea.reference,
-        correlation_id=idea.correlation_id,
-        offer_id=offer_id,
-        sponsor_id=sponsor.id,
-        answer="accepted",
-    )
+    answered = OfferAnsweredV1.about(idea, offer_id=offer_id, sponsor_id=sponsor.id, answer="accepted")
     lifecycle.transition(
         session, idea, Status.INCUBATING, reason=f"sponsored by {sponsor.name}", actor=sponsor.email, cause=answered
     )
@@ -144,14 +137,6 @@ def decline_offer(session: Session, offer_id: int, *, sponsor: Principal, reason
     idea = lifecycle.load(session, offer.idea_id)
     outbox.emit(
         session,
-        OfferAnsweredV1(
-            idea_id=idea.id,
-            idea_reference=idea.reference,
-            correlation_id=idea.correlation_id,
-            offer_id=offer_id,
-            sponsor_id=sponsor.id,
-            answer="declined",
-            reason=reason,
-        ),
+        OfferAnsweredV1.about(idea, offer_id=offer_id, sponsor_id=sponsor.id, answer="declined", reason=reason),
     )
     return idea.reference

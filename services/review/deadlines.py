@@ -79,9 +79,7 @@ def remind_task(
         return 0
     outbox.emit(
         session,
-        handlers.event_for(
-            ReviewReminderV1, idea, cause, task_id=task_id, reviewer_id=task.reviewer_id, due_at=task.due_at
-        ),
+        ReviewReminderV1.about(idea, cause=cause, task_id=task_id, reviewer_id=task.reviewer_id, due_at=task.due_at),
     )
     log.info("review.reminded", task_id=task_id)
     return 1
@@ -172,10 +170,9 @@ def _replace(
         return 0
     replacement = handlers.assign_replacement(session, idea.id, now=now, settings=settings)
     events: list[EventBase] = [
-        handlers.event_for(
-            ReviewEscalatedV1,
+        ReviewEscalatedV1.about(
             idea,
-            cause,
+            cause=cause,
             task_id=task_id,
             reviewer_id=reviewer_id,
             replacement_id=replacement.reviewer_id if replacement else None,
@@ -221,8 +218,8 @@ def remind_question(
     idea = lifecycle.load(session, question.idea_id)
     outbox.emit(
         session,
-        handlers.event_for(
-            QuestionReminderV1, idea, cause, question_id=question_id, question=question.text, due_at=question.due_at
+        QuestionReminderV1.about(
+            idea, cause=cause, question_id=question_id, question=question.text, due_at=question.due_at
         ),
     )
     log.info("review.question_reminded", question_id=question_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -207,10 +206,8 @@ def submit_review(session: Session, task_id: int, review: ReviewIn, *, reviewer:
     asking = review.recommendation == "needs_info"
     _claim(session, task_id, state=TaskState.ASKED if asking else TaskState.DONE)
     _record(session, task_id, idea.id, review)
-    submitted = ReviewSubmittedV1(
-        idea_id=idea.id,
-        idea_reference=idea.reference,
-        correlation_id=idea.correlation_id,
+    submitted = ReviewSubmittedV1.about(
+        idea,
         task_id=task_id,
         reviewer_id=reviewer.id,
         recommendation=review.recommendation,
@@ -270,9 +267,7 @@ def decline_task(session: Session, task_id: int, reason: str, *, reviewer: Princ
         events.append(assigned_event(idea, replacement))
     else:
         # Nobody left to ask: administrators must find someone (the same alert as a late review).
-        events.append(
-            event_for(ReviewEscalatedV1, idea, None, task_id=task_id, reviewer_id=reviewer.id, reason="declined")
-        )
+        events.append(ReviewEscalatedV1.about(idea, task_id=task_id, reviewer_id=reviewer.id, reason="declined"))
     outbox.emit(session, *events)
     log.info("review.task_declined", replaced=replacement is not None)
     if replacement is None and idea.status is Status.IN_REVIEW:
@@ -309,19 +304,10 @@ def assign_replacement(session: Session, idea_id: int, *, now: datetime, setting
     return NewTask(task_id, reviewer_id, due)
 
 
-E = TypeVar("E", bound=EventBase)
-
-
-def event_for(kind: type[E], idea: lifecycle.IdeaState, cause: EventBase | None, **fields: Any) -> E:
-    """An event about `idea`, caused by `cause` when there is one (a sweep or a person has none)."""
-    if cause is not None:
-        return kind.caused_by(cause, **fields)
-    return kind(idea_id=idea.id, idea_reference=idea.reference, correlation_id=idea.correlation_id, **fields)
-
-
 def assigned_event(idea: lifecycle.IdeaState, task: NewTask, cause: EventBase | None = None) -> ReviewAssignedV1:
-    fields = {"task_id": task.task_id, "reviewer_id": task.reviewer_id, "due_at": task.due_at}
-    return event_for(ReviewAssignedV1, idea, cause, **fields)
+    return ReviewAssignedV1.about(
+        idea, cause=cause, task_id=task.task_id, reviewer_id=task.reviewer_id, due_at=task.due_at
+    )
 
 
 @dataclass(frozen=True)

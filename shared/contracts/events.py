@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -22,23 +22,57 @@ class Submitter(BaseModel):
 
 
 class EventBase(BaseModel):
-    """The envelope every event carries."""
+    """The envelope every event carries. Most events are about one idea (`IdeaEvent`); some are not."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    # The event's name with its major version, `idea.received.v1`: each event narrows it to a Literal.
+    type: str
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     version: int = 1
     occurred_at: datetime = Field(default_factory=utcnow)
-    idea_id: int
-    idea_reference: str
+    # The idea it is about, if any.
+    idea_id: int | None = None
+    idea_reference: str | None = None
     # Follows the idea across services: set at intake, copied into every event after.
     correlation_id: uuid.UUID
-    # The event (or request) that caused this one; None for a person's action at intake.
+    # The event (or request) that caused this one; None for a person's action, a sweep or intake.
     causation_id: uuid.UUID | None = None
 
+
+class IdeaRef(Protocol):
+    """What an event needs to know of the idea it is about (`shared.lifecycle.IdeaState` is one)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def reference(self) -> str: ...
+
+    @property
+    def correlation_id(self) -> uuid.UUID: ...
+
+
+class IdeaEvent(EventBase):
+    """An event about one idea: it names the idea and carries the idea's correlation id."""
+
+    idea_id: int
+    idea_reference: str
+
     @classmethod
-    def caused_by(cls, cause: EventBase, **fields: Any) -> Self:
-        """A new event about the same idea, in the same correlation, caused by `cause`."""
+    def about(cls, idea: IdeaRef, *, cause: EventBase | None = None, **fields: Any) -> Self:
+        """A new event about `idea`, caused by `cause` when there is one (a sweep or a person has none)."""
+        return cls(
+            idea_id=idea.id,
+            idea_reference=idea.reference,
+            correlation_id=idea.correlation_id,
+            causation_id=cause.event_id if cause is not None else None,
+            **fields,
+        )
+
+    @classmethod
+    def caused_by(cls, cause: IdeaEvent, **fields: Any) -> Self:
+        """A new event about the same idea as `cause`, in the same correlation, caused by it."""
         return cls(
             idea_id=cause.idea_id,
             idea_reference=cause.idea_reference,
@@ -48,7 +82,7 @@ class EventBase(BaseModel):
         )
 
 
-class IdeaReceivedV1(EventBase):
+class IdeaReceivedV1(IdeaEvent):
     """An idea was stored and given its reference (any channel)."""
 
     type: Literal["idea.received.v1"] = "idea.received.v1"
@@ -63,7 +97,7 @@ class IdeaReceivedV1(EventBase):
     attachments_refused: list[str] = []
 
 
-class IdeaStatusChangedV1(EventBase):
+class IdeaStatusChangedV1(IdeaEvent):
     """An idea moved from one status to another through the lifecycle."""
 
     type: Literal["idea.status_changed.v1"] = "idea.status_changed.v1"
@@ -75,7 +109,7 @@ class IdeaStatusChangedV1(EventBase):
     actor: str | None = None
 
 
-class ReviewAssignedV1(EventBase):
+class ReviewAssignedV1(IdeaEvent):
     """A reviewer was given a review task for an idea."""
 
     type: Literal["review.assigned.v1"] = "review.assigned.v1"
@@ -84,7 +118,7 @@ class ReviewAssignedV1(EventBase):
     due_at: datetime
 
 
-class ReviewSubmittedV1(EventBase):
+class ReviewSubmittedV1(IdeaEvent):
     """A reviewer scored an idea."""
 
     type: Literal["review.submitted.v1"] = "review.submitted.v1"
@@ -94,7 +128,7 @@ class ReviewSubmittedV1(EventBase):
     overall: float
 
 
-class OfferMadeV1(EventBase):
+class OfferMadeV1(IdeaEvent):
     """An idea was offered to a sponsor, with the reasons for the choice."""
 
     type: Literal["offer.made.v1"] = "offer.made.v1"
@@ -105,7 +139,7 @@ class OfferMadeV1(EventBase):
     reasons: list[str] = []
 
 
-class OfferAnsweredV1(EventBase):
+class OfferAnsweredV1(IdeaEvent):
     """A sponsor accepted or declined an offer (or it lapsed)."""
 
     type: Literal["offer.answered.v1"] = "offer.answered.v1"
@@ -115,14 +149,14 @@ class OfferAnsweredV1(EventBase):
     reason: str | None = None
 
 
-class IncubationStartedV1(EventBase):
+class IncubationStartedV1(IdeaEvent):
     """The incubation stage opened an idea's incubation record for its sponsor."""
 
     type: Literal["incubation.started.v1"] = "incubation.started.v1"
     sponsor_id: int
 
 
-class MilestoneReachedV1(EventBase):
+class MilestoneReachedV1(IdeaEvent):
     """A sponsor marked one of an incubating idea's milestones as reached."""
 
     type: Literal["milestone.reached.v1"] = "milestone.reached.v1"
@@ -130,7 +164,7 @@ class MilestoneReachedV1(EventBase):
     title: str
 
 
-class ReviewReminderV1(EventBase):
+class ReviewReminderV1(IdeaEvent):
     """A review task's deadline is near and its reviewer has not answered."""
 
     type: Literal["review.reminder.v1"] = "review.reminder.v1"
@@ -139,7 +173,7 @@ class ReviewReminderV1(EventBase):
     due_at: datetime
 
 
-class ReviewEscalatedV1(EventBase):
+class ReviewEscalatedV1(IdeaEvent):
     """A review task passed its deadline: its reviewer was replaced (when someone could be found)."""
 
     type: Literal["review.escalated.v1"] = "review.escalated.v1"
@@ -150,7 +184,7 @@ class ReviewEscalatedV1(EventBase):
     reason: Literal["late", "declined"] = "late"
 
 
-class QuestionAskedV1(EventBase):
+class QuestionAskedV1(IdeaEvent):
     """A reviewer asked the submitter a question; it lapses at `due_at` if unanswered."""
 
     type: Literal["question.asked.v1"] = "question.asked.v1"
@@ -159,7 +193,7 @@ class QuestionAskedV1(EventBase):
     due_at: datetime
 
 
-class QuestionReminderV1(EventBase):
+class QuestionReminderV1(IdeaEvent):
     """A question's deadline is near and the submitter has not answered it."""
 
     type: Literal["question.reminder.v1"] = "question.reminder.v1"
@@ -168,7 +202,7 @@ class QuestionReminderV1(EventBase):
     due_at: datetime
 
 
-class ReviewResumedV1(EventBase):
+class ReviewResumedV1(IdeaEvent):
     """An idea came back to review after a question (answered, or not by its deadline): one per open task.
 
     `answer` is None when the question lapsed; `due_at` is the task's deadline, moved on by the pause.
@@ -182,7 +216,7 @@ class ReviewResumedV1(EventBase):
     answer: str | None = None
 
 
-class OfferReminderV1(EventBase):
+class OfferReminderV1(IdeaEvent):
     """A sponsorship offer's deadline is near and its sponsor has not answered."""
 
     type: Literal["offer.reminder.v1"] = "offer.reminder.v1"
@@ -191,7 +225,7 @@ class OfferReminderV1(EventBase):
     due_at: datetime
 
 
-class NotificationFailedV1(EventBase):
+class NotificationFailedV1(IdeaEvent):
     """A notification could not be delivered (after its last retry, or for good), or may not have been."""
 
     type: Literal["notification.failed.v1"] = "notification.failed.v1"
@@ -202,7 +236,7 @@ class NotificationFailedV1(EventBase):
     error: str
 
 
-class MessageFailedV1(EventBase):
+class MessageFailedV1(IdeaEvent):
     """A stage gave up on an event about this idea; it is kept in failed_messages for administrators."""
 
     type: Literal["message.failed.v1"] = "message.failed.v1"
@@ -214,12 +248,10 @@ class MessageFailedV1(EventBase):
 class MailRefusedV1(EventBase):
     """Email intake could not make an idea (or a reply) of a message; its sender is told why.
 
-    Not about any idea, so `idea_id` and `idea_reference` are empty; `correlation_id` is new.
+    Not about any idea (`idea_id` and `idea_reference` are empty); `correlation_id` is new.
     """
 
     type: Literal["mail.refused.v1"] = "mail.refused.v1"
-    idea_id: int | None = None  # type: ignore[assignment]
-    idea_reference: str | None = None  # type: ignore[assignment]
     to: str
     subject: str
     reason: str
@@ -235,8 +267,6 @@ class SignInRequestedV1(EventBase):
     """
 
     type: Literal["staff.sign_in_requested.v1"] = "staff.sign_in_requested.v1"
-    idea_id: int | None = None  # type: ignore[assignment]
-    idea_reference: str | None = None  # type: ignore[assignment]
     link_id: uuid.UUID
     person_id: int
     expires_at: datetime
