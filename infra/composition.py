@@ -26,11 +26,11 @@ from shared.bus.relay import OutboxCommits, Relay, Route
 from shared.bus.topic import EventPublisher, subscriber_queue
 from shared.config import Settings
 from shared.db.engine import libpq_url, make_engine, make_session_factory
-from shared.worker import stage
+from shared.worker import declare, stage
 from shared.worker.broker import make_broker
 from shared.worker.sweep import Sweep
 
-SUBSCRIPTIONS: dict[str, list[stage.Subscription]] = {
+SUBSCRIPTIONS: dict[str, list[declare.Subscription]] = {
     "intake": INTAKE,
     "review": REVIEW,
     "matching": MATCHING,
@@ -51,12 +51,12 @@ def sweeps_of(stages: list[str]) -> list[Sweep]:
     return [sweep for name in stages for sweep in SWEEPS.get(name, [])]
 
 
-def all_subscriptions() -> list[stage.Subscription]:
+def all_subscriptions() -> list[declare.Subscription]:
     return [s for subs in SUBSCRIPTIONS.values() for s in subs]
 
 
-def stage_actors(stages: list[str]) -> list[stage.StageActor]:
-    seen: dict[str, stage.StageActor] = {}
+def stage_actors(stages: list[str]) -> list[declare.StageActor]:
+    seen: dict[str, declare.StageActor] = {}
     for name in stages:
         for subscription in SUBSCRIPTIONS[name]:
             seen.setdefault(subscription.actor.actor_name, subscription.actor)
@@ -89,11 +89,11 @@ class Runtime:
         )
 
     def routes(self) -> list[Route]:
-        return stage.routes(all_subscriptions(), self.settings)
+        return declare.routes(all_subscriptions(), self.settings)
 
     def register_stages(self, stages: list[str]) -> list[dramatiq.Actor]:  # type: ignore[type-arg]
         return stage.register(
-            self.broker, stage_actors(stages), self.session_factory, stage.StageContext(self.settings)
+            self.broker, stage_actors(stages), self.session_factory, declare.StageContext(self.settings)
         )
 
     def topic_queues(self) -> list[Queue]:

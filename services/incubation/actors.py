@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from services.incubation import handlers
 from shared.contracts.events import OfferAnsweredV1
-from shared.worker.stage import StageContext, stage_actor
+from shared.worker.declare import StageContext, stage_actor
 
 QUEUE = "incubation"
 

@@ -1,8 +1,9 @@
 """What the incubation stage listens to."""
 
 from services.incubation import actors
-from shared.worker.stage import Subscription
+from shared.contracts.events import OfferAnsweredV1
+from shared.worker.declare import Subscription
 
 SUBSCRIPTIONS = [
-    Subscription("offer.answered.v1", actors.start_incubation, when=lambda e: e["answer"] == "accepted"),
+    Subscription(OfferAnsweredV1, actors.start_incubation, where={"answer": "accepted"}),
 ]

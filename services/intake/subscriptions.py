@@ -1,5 +1,5 @@
 """What the intake stage listens to: nothing. It starts the pipeline from web, email and API requests."""
 
-from shared.worker.stage import Subscription
+from shared.worker.declare import Subscription
 
 SUBSCRIPTIONS: list[Subscription] = []

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from services.matching import deadlines, handlers
 from shared.clock import utcnow
 from shared.contracts.events import IdeaStatusChangedV1, OfferAnsweredV1, OfferMadeV1
-from shared.worker.stage import StageContext, stage_actor
+from shared.worker.declare import StageContext, stage_actor
 
 QUEUE = "matching"
 

@@ -11,16 +11,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 from jinja2 import TemplateError
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.channels import Channel, FileChannel, SmtpChannel, WebhookChannel
 from services.notify.delivery import Notifier
 from services.notify.rules import Rules
+from shared.bus.exactly_once import Consumer, Delivery, handle_once
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import EVENT_TYPES, Event, parse_event
+from shared.contracts.events import Event
 from shared.db.models import (
     NOTIFICATION,
     RESENDABLE,
@@ -28,14 +28,11 @@ from shared.db.models import (
     Notification,
     NotificationPreference,
     NotificationState,
-    ProcessedMessage,
 )
 from shared.db.states import claim
-from shared.db.uow import unit_of_work
-from shared.db.util import insert_ignore, insert_ignore_many
+from shared.db.util import insert_ignore
 from shared.errors import Conflict, NotFound
-from shared.logging import bind, clear, get_logger
-from shared.worker.stage import record_failure
+from shared.logging import bind, get_logger
 
 log = get_logger("ideahub.notify")
 CONSUMER = "notify"
@@ -55,57 +52,30 @@ def notifier_for(settings: Settings, session_factory: sessionmaker[Session]) -> 
     return Notifier(settings, session_factory, channels_for(settings))
 
 
-def _parse(notifier: Notifier, payload: Mapping[str, Any]) -> Event | None:
-    if payload.get("type") not in EVENT_TYPES:  # another system's event on the exchange, or a newer version
-        log.debug("notify.event_ignored", type=payload.get("type"))
-        return None
-    try:
-        return parse_event(dict(payload))
-    except ValidationError as exc:
-        log.error("message.malformed", consumer=CONSUMER, error=str(exc))
-        record_failure(notifier.session_factory, CONSUMER, payload, f"malformed event: {exc}")
-        return None
+# A template that cannot be rendered, or data it cannot take: retrying will not help.
+_UNRENDERABLE = (TemplateError, LookupError, ValueError, TypeError)
 
 
-def _processed(event: Event) -> dict[str, Any]:
-    return {"consumer": CONSUMER, "event_id": event.event_id, "processed_at": utcnow()}
+def _consumer(notifier: Notifier) -> Consumer[list[int]]:
+    """Notify as an exactly-once consumer: an event's notifications recorded in the transaction that marks it handled.
 
-
-def _record(notifier: Notifier, session: Session, events: list[Event]) -> list[int]:
-    """The notifications of these events, recorded in `session`; the ids to deliver after commit.
-
-    Notify's record of having handled each event comes first, for all of them in one statement: a
-    redelivered event stops there, and the catch-up (shared.bus.catchup) finds the events that never
-    arrived by its absence. The people and ideas they name are read together, and their notifications
-    are inserted together.
+    The people and ideas the events name are read together, and their notifications inserted together,
+    so a batch costs about as much as one event. What an idempotent channel takes (an .eml file) is
+    written while recording; the ids of the rest are returned, to be delivered after commit.
     """
-    events = list({event.event_id: event for event in events}.values())  # the same event twice in one batch
-    new = {
-        row.event_id
-        for row in insert_ignore_many(
-            session, ProcessedMessage.__table__, [_processed(e) for e in events], ProcessedMessage.event_id
-        )
-    }
-    rules = Rules(session, notifier.settings)
-    fresh = [event for event in events if event.event_id in new]
-    rules.preload(fresh)
-    rows = []
-    for event in events:
-        bind(
-            consumer=CONSUMER,
-            event_id=str(event.event_id),
-            event_type=event.type,
-            idea_reference=event.idea_reference,
-            correlation_id=str(event.correlation_id),
-        )
-        if event.event_id not in new:
-            log.info("message.duplicate_ignored")
-            continue
-        intents = rules.for_event(event)
-        rows += notifier.prepare(event, intents)
-        log.info("message.handled", notifications=len(intents))
-    clear()
-    return notifier.store(session, rows)
+
+    def record(session: Session, events: list[Event]) -> list[int]:
+        rules = Rules(session, notifier.settings)
+        rules.preload(events)
+        rows = []
+        for event in events:
+            bind(event_id=str(event.event_id), event_type=event.type, idea_reference=event.idea_reference)
+            intents = rules.for_event(event)
+            rows += notifier.prepare(event, intents)
+            log.debug("notify.planned", notifications=len(intents))
+        return notifier.store(session, rows)
+
+    return Consumer(CONSUMER, record, refusals=_UNRENDERABLE, ignore_unknown=True)
 
 
 def deliver_now(notifier: Notifier, ids: list[int]) -> None:
@@ -117,53 +87,20 @@ def deliver_now(notifier: Notifier, ids: list[int]) -> None:
             log.exception("notify.deliver_failed", notification_id=notification_id)
 
 
-# A template that cannot be rendered, or data it cannot take: retrying will not help.
-_UNRENDERABLE = (TemplateError, LookupError, ValueError, TypeError)
-
-
 Deliver = Callable[[Notifier, list[int]], None]
 
 
-def _handle_one(notifier: Notifier, payload: Mapping[str, Any], event: Event, deliver: Deliver) -> None:
-    try:
-        with unit_of_work(notifier.session_factory) as session:
-            to_deliver = _record(notifier, session, [event])
-    except _UNRENDERABLE as exc:
-        log.exception("notify.cannot_render")
-        record_failure(notifier.session_factory, CONSUMER, payload, f"{type(exc).__name__}: {exc}")
-        with unit_of_work(notifier.session_factory) as session:  # handled, by failing: the catch-up leaves it
-            insert_ignore(session, ProcessedMessage.__table__, _processed(event))
-        return
-    finally:
-        clear()
-    deliver(notifier, to_deliver)
-
-
 def handle_events(notifier: Notifier, payloads: list[Mapping[str, Any]], deliver: Deliver = deliver_now) -> None:
-    """Record the notifications a batch of events causes in one transaction, then deliver them.
+    """Record the notifications a batch of events causes, then deliver them; safe to call again with the same events.
 
-    Safe to call again with the same events. If one of them cannot be rendered, the
-    batch is rolled back and each event is handled alone, so that the others still go.
-    What an idempotent channel takes (an .eml file) is sent while recording; the rest is handed
-    to `deliver` after commit (by default delivered here and now).
+    Raises the first error that was not the events' own fault (the database went away, say), after
+    delivering what was committed, so that the caller gives the batch back to the broker.
     """
-    parsed = [(payload, event) for payload in payloads if (event := _parse(notifier, payload)) is not None]
-    if len(parsed) == 1:
-        _handle_one(notifier, *parsed[0], deliver)
-        return
-    if not parsed:
-        return
-    try:
-        with unit_of_work(notifier.session_factory) as session:
-            to_deliver = _record(notifier, session, [event for _, event in parsed])
-    except _UNRENDERABLE:
-        log.warning("notify.batch_split", events=len(parsed))
-        for payload, event in parsed:
-            _handle_one(notifier, payload, event, deliver)
-        return
-    finally:
-        clear()
-    deliver(notifier, to_deliver)
+    deliveries = [Delivery(payload) for payload in payloads]
+    for ids in handle_once(_consumer(notifier), notifier.session_factory, deliveries):
+        deliver(notifier, ids)
+    for delivery in deliveries:
+        delivery.outcome()
 
 
 def handle_event(notifier: Notifier, payload: Mapping[str, Any]) -> None:

@@ -5,7 +5,7 @@ subscriber (audit, metrics) would, and decides for itself whom they concern.
 """
 
 from shared.bus.consumer import TopicSubscription
-from shared.worker.stage import Subscription
+from shared.worker.declare import Subscription
 
 SUBSCRIPTIONS: list[Subscription] = []
 TOPIC = TopicSubscription(queue="notify.events", patterns=("#",))

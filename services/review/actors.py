@@ -14,7 +14,7 @@ from shared.contracts.events import (
     ReviewResumedV1,
     ReviewSubmittedV1,
 )
-from shared.worker.stage import StageContext, stage_actor
+from shared.worker.declare import StageContext, stage_actor
 
 QUEUE = "review"
 

@@ -1,6 +1,6 @@
 """A batched stage actor: deliveries that arrive together are handled together, each still on its own terms.
 
-These drive `GroupCommit` and `handle_deliveries` with real threads and a real (SQLite) database; the
+These drive `GroupCommit` and the exactly-once core (`handle_once`) with real threads and a real (SQLite) database; the
 delivery by a real broker and worker is in test_batched_screening.py.
 """
 
@@ -21,18 +21,14 @@ from sqlalchemy import select
 from infra.composition import Runtime
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
+from shared.bus.exactly_once import Delivery, handle_once
 from shared.config import Settings
 from shared.db.models import FailedMessage, OutboxMessage, ProcessedMessage
 from shared.db.uow import unit_of_work
 from shared.errors import PermanentError
-from shared.worker.stage import (
-    Delivery,
-    GroupCommit,
-    RecordFinalFailures,
-    StageActor,
-    StageContext,
-    handle_deliveries,
-)
+from shared.worker.declare import StageActor, StageContext
+from shared.worker.group_commit import GroupCommit
+from shared.worker.stage import RecordFinalFailures, consumer_of
 
 CONSUMER = "test.grouped"
 
@@ -110,7 +106,7 @@ def test_deliveries_that_arrive_while_one_is_handled_are_handled_together_and_ea
 ) -> None:
     payloads = received(runtime, 4)
     recorder = Recorder(hold=threading.Event())
-    group = GroupCommit(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings))
+    group = GroupCommit(consumer_of(stage_of(recorder), StageContext(runtime.settings)), runtime.session_factory)
     outcomes: dict[int, BaseException | None] = {}
 
     def deliver(n: int) -> None:
@@ -142,7 +138,7 @@ def test_deliveries_that_arrive_while_one_is_handled_are_handled_together_and_ea
 def test_a_delivery_alone_is_handled_at_once_as_a_batch_of_one(runtime: Runtime) -> None:
     payloads = received(runtime, 2)
     recorder = Recorder()
-    group = GroupCommit(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings))
+    group = GroupCommit(consumer_of(stage_of(recorder), StageContext(runtime.settings)), runtime.session_factory)
     group(payloads[0])
     group(payloads[1])
     assert recorder.batches == [[payloads[0]["idea_reference"]], [payloads[1]["idea_reference"]]]
@@ -153,14 +149,22 @@ def test_an_event_refused_in_a_batch_is_recorded_alone_and_the_others_are_handle
     bad = payloads[1]["idea_reference"]
     recorder = Recorder(refuse=bad)
     deliveries = [Delivery(p) for p in payloads]
-    handle_deliveries(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings), deliveries)
+    handle_once(consumer_of(stage_of(recorder), StageContext(runtime.settings)), runtime.session_factory, deliveries)
 
     references = [p["idea_reference"] for p in payloads]
     assert recorder.batches == [references, *([r] for r in references)]  # together, then each alone
     for delivery in deliveries:
         delivery.outcome()  # none raises: a refusal is recorded, not retried
-    assert processed(runtime) == {payloads[0]["event_id"], payloads[2]["event_id"]}
+    # All three are handled: two by their effect, the refused one by its failure record, so that a
+    # redelivery leaves it to an administrator rather than failing it again.
+    assert processed(runtime) == {p["event_id"] for p in payloads}
     assert failed(runtime) == [payloads[1]["event_id"]]
+    handle_once(
+        consumer_of(stage_of(recorder), StageContext(runtime.settings)),
+        runtime.session_factory,
+        [Delivery(payloads[1])],
+    )
+    assert failed(runtime) == [payloads[1]["event_id"]]  # redelivered: not tried, not failed again
 
 
 def test_when_a_batch_fails_for_a_passing_reason_every_delivery_raises_it_for_the_broker_to_retry(
@@ -168,9 +172,8 @@ def test_when_a_batch_fails_for_a_passing_reason_every_delivery_raises_it_for_th
 ) -> None:
     payloads = received(runtime, 3)
     deliveries = [Delivery(p) for p in payloads]
-    handle_deliveries(
-        stage_of(Recorder(broken=True)), runtime.session_factory, StageContext(runtime.settings), deliveries
-    )
+    broken = consumer_of(stage_of(Recorder(broken=True)), StageContext(runtime.settings))
+    handle_once(broken, runtime.session_factory, deliveries)
     for delivery in deliveries:
         with pytest.raises(ConnectionError):
             delivery.outcome()
@@ -182,10 +185,10 @@ def test_an_event_handled_before_is_left_out_of_the_batch_and_a_malformed_one_is
     payloads = received(runtime, 3)
     recorder = Recorder()
     ctx = StageContext(runtime.settings)
-    handle_deliveries(stage_of(recorder), runtime.session_factory, ctx, [Delivery(payloads[0])])
+    handle_once(consumer_of(stage_of(recorder), ctx), runtime.session_factory, [Delivery(payloads[0])])
     malformed = {"type": "idea.received.v1", "event_id": "not a uuid"}
     deliveries = [Delivery(p) for p in (payloads[0], malformed, payloads[1], payloads[2])]
-    handle_deliveries(stage_of(recorder), runtime.session_factory, ctx, deliveries)
+    handle_once(consumer_of(stage_of(recorder), ctx), runtime.session_factory, deliveries)
 
     references = [p["idea_reference"] for p in payloads]
     assert recorder.batches == [references[:1], references[1:]]
@@ -213,11 +216,13 @@ def test_a_grouped_message_that_failed_for_good_is_recorded_event_by_event(runti
 def test_a_message_holding_a_list_waits_for_all_its_events_and_raises_the_first_error(runtime: Runtime) -> None:
     payloads = received(runtime, 3)
     recorder = Recorder()
-    group = GroupCommit(stage_of(recorder), runtime.session_factory, StageContext(runtime.settings))
+    group = GroupCommit(consumer_of(stage_of(recorder), StageContext(runtime.settings)), runtime.session_factory)
     group(payloads[:2])
     group(payloads[2])  # a single event, as a message queued before the relay grouped them
     references = [p["idea_reference"] for p in payloads]
     assert recorder.batches == [references[:2], references[2:]]
-    broken = GroupCommit(stage_of(Recorder(broken=True)), runtime.session_factory, StageContext(runtime.settings))
+    broken = GroupCommit(
+        consumer_of(stage_of(Recorder(broken=True)), StageContext(runtime.settings)), runtime.session_factory
+    )
     with pytest.raises(ConnectionError):
         broken(received(runtime, 2))

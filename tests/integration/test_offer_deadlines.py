@@ -30,7 +30,8 @@ from shared.db.models import Idea, Offer, OutboxMessage
 from shared.db.uow import unit_of_work
 from shared.errors import Conflict
 from shared.principal import Principal
-from shared.worker.stage import StageActor, StageContext, run_handler
+from shared.worker.declare import StageActor, StageContext
+from shared.worker.stage import run_handler
 from tests.conftest import Stack
 
 SPONSORS = 3

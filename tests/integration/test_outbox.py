@@ -32,7 +32,8 @@ from shared.contracts.events import IdeaReceivedV1
 from shared.db.models import FailedMessage, Idea, OutboxMessage, ProcessedMessage, ReviewTask, StatusChange
 from shared.db.uow import unit_of_work
 from shared.worker.broker import queue_depths
-from shared.worker.stage import StageContext, run_handler
+from shared.worker.declare import StageContext
+from shared.worker.stage import run_handler
 from tests.helpers import count, idea_status, mails_about, notifications, wait_for
 
 
@@ -214,13 +215,14 @@ def test_a_message_that_can_never_succeed_is_recorded_for_administrators_and_not
         failed = session.scalars(select(FailedMessage).where(FailedMessage.idea_id == 987_654_321)).all()
     assert [f.consumer for f in failed] == ["review.screen_idea"]
     assert "no idea with id 987654321" in failed[0].error
-    # The refused message left nothing behind: it may be retried by an administrator once fixed.
+    # The refused message counts as handled, by its failure: a redelivery is not tried again (and does not
+    # fail again); an administrator retries it once the cause is fixed.
+    handled = select(ProcessedMessage).where(ProcessedMessage.event_id == uuid.UUID(event["event_id"])).subquery()
+    assert count(runtime.session_factory, handled) == 1
+    run_handler(review_actors.screen_idea, runtime.session_factory, StageContext(runtime.settings), event)
     assert (
-        count(
-            runtime.session_factory,
-            select(ProcessedMessage).where(ProcessedMessage.event_id == uuid.UUID(event["event_id"])).subquery(),
-        )
-        == 0
+        count(runtime.session_factory, select(FailedMessage).where(FailedMessage.idea_id == 987_654_321).subquery())
+        == 1
     )
 
 

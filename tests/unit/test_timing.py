@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from shared.bus.relay import Route
 from shared.config import load_settings
-from shared.worker.stage import StageActor, Subscription, routes
+from shared.contracts.events import ReviewAssignedV1
+from shared.worker.declare import Deadline, StageActor, Subscription, routes
 from shared.worker.sweep import Sweep, run_sweeps
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -27,19 +28,15 @@ def test_a_route_with_at_waits_until_then_and_a_past_time_runs_at_once() -> None
     assert Route("x.v1", "q", "a", at=lambda _p: None).delay_ms({}, NOW) is None
 
 
-def test_a_subscription_at_gets_the_settings() -> None:
+def test_a_subscription_deadline_is_read_from_the_event_and_the_settings() -> None:
     settings = load_settings(queue_prefix="t.", review_reminder="30s")
-    seen = []
-
-    def at(payload: dict[str, str], settings) -> datetime:  # type: ignore[no-untyped-def]
-        seen.append(settings.review_reminder.amount)
-        return datetime.fromisoformat(payload["due_at"])
-
     actor = StageActor(fn=lambda *a: None, actor_name="review.remind", queue="review")
-    (route,) = routes([Subscription("review.assigned.v1", actor, at=at)], settings)
+    reminder = Deadline("due_at", before=lambda s: s.review_reminder)
+    (route,) = routes([Subscription(ReviewAssignedV1, actor, at=reminder)], settings)
     assert route.queue_name == "t.review"
-    assert route.delay_ms({"due_at": (NOW + timedelta(seconds=5)).isoformat()}, NOW) == 5000
-    assert seen == [30]
+    assert route.event_type == "review.assigned.v1"
+    # 90 s to the deadline, reminded 30 s before it.
+    assert route.delay_ms({"due_at": (NOW + timedelta(seconds=90)).isoformat()}, NOW) == 60_000
 
 
 def test_sweeps_run_on_their_period_and_a_failing_one_does_not_stop_the_others() -> None:
