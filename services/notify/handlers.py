@@ -32,7 +32,7 @@ from shared.db.models import (
 from shared.db.states import claim
 from shared.db.util import insert_ignore
 from shared.errors import Conflict, NotFound
-from shared.logging import bind, get_logger
+from shared.logging import about, bind, get_logger
 
 log = get_logger("ideahub.notify")
 CONSUMER = "notify"
@@ -69,7 +69,7 @@ def _consumer(notifier: Notifier) -> Consumer[list[int]]:
         rules.preload(events)
         rows = []
         for event in events:
-            bind(event_id=str(event.event_id), event_type=event.type, idea_reference=event.idea_reference)
+            bind(event_type=event.type, **about(event))
             intents = rules.for_event(event)
             rows += notifier.prepare(event, intents)
             log.debug("notify.planned", notifications=len(intents))
