@@ -13,6 +13,7 @@ import typer
 from infra.cli import admin, imports, run
 from infra.cli.common import err
 from shared.config import ConfigError
+from shared.logging import configure_logging
 
 app = typer.Typer(help="Ideahub: front-line ideas, from submission to outcome.", no_args_is_help=True)
 app.add_typer(run.app)
@@ -26,6 +27,9 @@ app.add_typer(imports.app, name="import")
 def main() -> None:
     from sqlalchemy.exc import OperationalError
 
+    # Each command configures logging from its settings; until then anything logged goes to stderr as well
+    # (structlog's own default is stdout, among the command's output).
+    configure_logging("WARNING")
     try:
         app()
     except ConfigError as exc:  # raised where settings are read outside `settings()`

@@ -26,12 +26,19 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings() -> Settings:
+def settings(*, long_running: bool = False) -> Settings:
+    """The settings, with logging configured for this command.
+
+    Logs go to stderr, so that stdout holds only what the command says. A component that runs until
+    stopped (`long_running`) logs from IDEAHUB_LOG_LEVEL, INFO by default; a command a person runs and
+    reads logs only warnings and errors unless IDEAHUB_LOG_LEVEL is set, in the environment or `.env`.
+    """
     try:
         loaded = load_settings()
     except ConfigError as exc:
         fail(str(exc))
-    configure_logging(loaded.log_level, loaded.log_format)
+    chosen = long_running or "log_level" in loaded.model_fields_set
+    configure_logging(loaded.log_level if chosen else "WARNING", loaded.log_format)
     return loaded
 
 

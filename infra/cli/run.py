@@ -35,7 +35,7 @@ def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")]
     from infra.supervisor import Child, Supervisor, ideahub_command
     from shared.db.migrate import upgrade
 
-    s = settings()
+    s = settings(long_running=True)
     s.data_path.mkdir(parents=True, exist_ok=True)
     s.resolved_secret_key()
     redis_server = EmbeddedRedis(s.data_path) if s.embedded_broker else None
@@ -75,7 +75,7 @@ def serve(
     """Run the web app and HTTP API."""
     import uvicorn
 
-    s = settings()
+    s = settings(long_running=True)
     intake = _start_smtp(s) if smtp else None
     try:
         uvicorn.run(
@@ -116,7 +116,7 @@ def smtp() -> None:
     from infra.composition import Runtime
     from services.intake import smtp as intake_smtp
 
-    s = settings()
+    s = settings(long_running=True)
     database_ready(s)
     stop = stop_on_signals()
     runtime = Runtime(s, pool_size=intake_smtp.THREADS)
@@ -134,7 +134,7 @@ def imap(once: Annotated[bool, typer.Option(help="Poll once and exit.")] = False
     from infra.composition import Runtime
     from services.intake.imap import Poller
 
-    s = settings()
+    s = settings(long_running=True)
     if not s.imap_url:
         fail("IDEAHUB_IMAP_URL is not set: say which mailbox to read.")
     database_ready(s)
@@ -158,7 +158,7 @@ def relay() -> None:
     """Run the outbox relay: publish committed events to the topic exchange and the stage queues."""
     from infra.composition import Runtime
 
-    s = settings()
+    s = settings(long_running=True)
     stop = stop_on_signals()
     runtime = Runtime(s)
     try:
@@ -176,7 +176,7 @@ def worker(
     """Run stage workers: review, matching, incubation, notify."""
     from infra.composition import STAGES
 
-    s = settings()
+    s = settings(long_running=True)
     chosen = stages or STAGES
     unknown = sorted(set(chosen) - set(STAGES))
     if unknown:
