@@ -55,7 +55,7 @@ def _import_report(report: ImportReport, errors_file: IO[str] | None) -> None:
     import csv
 
     if report.errors:
-        console.print(tables.import_errors(report.errors, width=console.width))
+        console.print(tables.import_errors(report.errors))
     if errors_file is not None:
         with errors_file:
             writer = csv.writer(errors_file)
