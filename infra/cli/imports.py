@@ -18,9 +18,19 @@ app = typer.Typer(help="Bulk import from CSV files, with a per-row error report.
 
 CsvFile = Annotated[Path, typer.Argument(help="A CSV file with a header row, UTF-8.", dir_okay=False)]
 ErrorsFile = Annotated[
-    Path | None, typer.Option("--errors", help="Also write the rows with errors to this CSV file.", dir_okay=False)
+    Path | None,
+    typer.Option(
+        "--errors",
+        help=(
+            "Also write the rows that failed to this CSV file, as read (every column, in order), after two columns: "
+            "row, its number in FILE (the header is row 1), and errors, its messages as 'field: message; ...'. "
+            "Correct them there and import that file (its row and errors columns are ignored)."
+        ),
+        dir_okay=False,
+    ),
 ]
 PEOPLE_COLUMNS = ("email", "name", "role", "department", "themes", "interests", "capacity")
+FAILED_ROW_COLUMNS = ("row", "errors")  # before the columns of each row in an --errors file
 
 
 def _import_table(path: Path, **format_: Any) -> CsvTable:
@@ -50,19 +60,37 @@ def _open_errors_file(path: Path | None) -> IO[str] | None:
         fail(f"Cannot write {path}: {exc.strerror}")
 
 
-def _import_report(report: ImportReport, errors_file: IO[str] | None) -> None:
+def _import_report(report: ImportReport, table: CsvTable, errors_file: IO[str] | None) -> None:
     """The rows with errors as a table (and in the errors file), the counts, and exit 1 if any row failed."""
-    import csv
-
     if report.errors:
         console.print(tables.import_errors(report.errors))
     if errors_file is not None:
         with errors_file:
-            writer = csv.writer(errors_file)
-            writer.writerow(["row", "field", "message"])
-            writer.writerows([error.row, error.field, error.message] for error in report.errors)
+            write_failed_rows(errors_file, table, report)
     console.print(report.summary() + ".", markup=False)
     raise typer.Exit(1 if report.errors else 0)
+
+
+def write_failed_rows(file: IO[str], table: CsvTable, report: ImportReport) -> None:
+    """The rows that failed, each as read (every column, in the file's order and with its delimiter), after
+    `row` (its number in the file) and `errors` (`field: message; ...`): a file to correct and import again.
+
+    The importer ignores columns called row and errors; those of a file that is itself such a file are
+    replaced, so that importing it again writes a file of the same shape.
+    """
+    import csv
+
+    messages: dict[int, list[str]] = {}
+    for error in report.errors:
+        messages.setdefault(error.row, []).append(f"{error.field}: {error.message}")
+    kept = [i for i, name in enumerate(table.header) if name.strip().lower() not in FAILED_ROW_COLUMNS]
+    writer = csv.writer(file, delimiter=table.delimiter)
+    writer.writerow([*FAILED_ROW_COLUMNS, *(table.header[i] for i in kept)])
+    for row in table.rows:
+        if row.number in messages:
+            beyond = row.cells[len(table.header) :]  # values past the header's columns, as read
+            cells = [row.cells[i] for i in kept if i < len(row.cells)]
+            writer.writerow([row.number, "; ".join(messages[row.number]), *cells, *beyond])
 
 
 @app.command("ideas")
@@ -92,7 +120,7 @@ def import_ideas(file: CsvFile, errors: ErrorsFile = None) -> None:
             )
     finally:
         runtime.close()
-    _import_report(report, errors_file)
+    _import_report(report, table, errors_file)
 
 
 @app.command("people")
@@ -132,4 +160,4 @@ def import_people(file: CsvFile, errors: ErrorsFile = None) -> None:
                     report.errors.append(RowError(row.number, name if known else "row", message if known else part))
             else:
                 report.created += 1
-    _import_report(report, errors_file)
+    _import_report(report, table, errors_file)
