@@ -8,7 +8,9 @@ import threading
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
+from infra.cli import tables
 from infra.cli.common import console, database_ready, fail, settings
 from shared.config import Settings
 from shared.logging import get_logger
@@ -45,9 +47,7 @@ def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")]
     try:
         upgrade(s.effective_database_url)
         if demo:
-            from infra.demo import load_demo
-
-            load_demo(s)
+            show_demo(s, console)
         # Email intake runs inside the web process: one Python process fewer (about 100 MB).
         children = [Child("web", ideahub_command("serve", "--smtp"))]
         if s.imap_url:
@@ -65,6 +65,22 @@ def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")]
         if redis_server:
             redis_server.stop()
     console.print("Ideahub stopped.")
+
+
+def show_demo(s: Settings, out: Console) -> None:
+    """Load the demo (what is not there yet) and say who is in it and how to sign in as each."""
+    from infra.demo import load_demo
+
+    out.print(tables.demo_accounts(load_demo(s)))
+    if s.smtp_url:
+        link = "the link to follow is emailed to it through IDEAHUB_SMTP_URL."
+    else:
+        link = f"then open the newest .eml file in {s.mail_dir} and follow the link in it."
+    out.print(f"To sign in as one of them, open {s.public_url}/sign-in and enter their email; {link}", markup=False)
+    out.print(
+        "For the API, `ideahub users token EMAIL` prints a token to send as `Authorization: Bearer TOKEN`.",
+        markup=False,
+    )
 
 
 @app.command()

@@ -17,6 +17,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from infra.admin_api import Pipeline
+    from infra.demo import Account
     from services.intake.importer import RowError
     from services.notify.handlers import NotificationView
 
@@ -149,4 +150,14 @@ def import_errors(errors: Sequence[RowError]) -> Table:
     _text(table, "message")
     for error in errors:
         table.add_row(str(error.row), Text(error.field), Text(error.message))
+    return table
+
+
+def demo_accounts(accounts: Sequence[Account]) -> Table:
+    table = Table(title="Demo accounts")
+    for header in ("name", "email", "role"):
+        _short(table, header)
+    _text(table, "can")
+    for account in accounts:
+        table.add_row(Text(account.name), Text(account.email), account.role, account.can)
     return table
