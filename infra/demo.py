@@ -1,15 +1,18 @@
-"""`ideahub up --demo`: sample staff and ideas, loaded once (a second run adds nothing)."""
+"""`ideahub up --demo`: sample staff and ideas. Loading again adds nothing: a member of staff is added when
+their email is not registered, an idea when its demo source key has made none."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass
+
+from sqlalchemy import select
 
 from infra import people
 from infra.composition import Runtime
-from services.intake.handlers import submit_idea
+from services.intake.handlers import Source, fingerprint_of, submit_idea
 from services.intake.schemas import Submission
 from shared.config import Settings
-from shared.db.models import Idea, Person
+from shared.db.models import Person
 from shared.db.uow import unit_of_work
 
 PEOPLE = [
@@ -45,15 +48,42 @@ IDEAS = [
     ),
 ]
 
+WHAT_THEY_DO = {
+    "reviewer": "scores ideas, asks submitters questions",
+    "sponsor": "answers offers of ideas, runs incubations",
+    "admin": "watches the pipeline, manages staff",
+}
 
-def load_demo(settings: Settings) -> None:
-    factory = Runtime(settings).session_factory
-    with unit_of_work(factory) as session:
-        if session.scalar(select(func.count()).select_from(Person)):
-            return
-    for person in PEOPLE:
-        people.add(settings, **person)
-    with unit_of_work(factory) as session:
-        if not session.scalar(select(func.count()).select_from(Idea)):
-            for idea in IDEAS:
-                submit_idea(session, idea, channel="web", departments=settings.departments)
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    email: str
+    role: str
+
+    @property
+    def can(self) -> str:
+        return WHAT_THEY_DO.get(self.role, "")
+
+
+def load_demo(settings: Settings) -> list[Account]:
+    """Add the demo staff and ideas not there yet; the demo staff as registered, in the order above."""
+    emails = [str(person["email"]) for person in PEOPLE]
+    runtime = Runtime(settings, pool_size=1)
+    try:
+        with unit_of_work(runtime.session_factory) as session:
+            registered = set(session.scalars(select(Person.email).where(Person.email.in_(emails))))
+        for person in PEOPLE:
+            if person["email"] not in registered:
+                people.add(settings, **person)
+        with unit_of_work(runtime.session_factory) as session:
+            for number, idea in enumerate(IDEAS, start=1):
+                if idea.department and idea.department not in settings.departments:  # IDEAHUB_DEPARTMENTS names others
+                    idea = idea.model_copy(update={"department": None})
+                source = Source(key=f"demo:{number}", fingerprint=fingerprint_of(idea))
+                submit_idea(session, idea, channel="web", departments=settings.departments, source=source)
+            rows = session.execute(select(Person.name, Person.email, Person.role).where(Person.email.in_(emails)))
+            accounts = {row.email: Account(row.name, row.email, row.role) for row in rows}
+    finally:
+        runtime.close()
+    return [accounts[email] for email in emails if email in accounts]

@@ -43,6 +43,7 @@ class Row:
     number: int
     values: dict[str, str]
     problem: str | None = None  # a fault of the record itself, such as a wrong number of values
+    cells: tuple[str, ...] = ()  # the record as read, every column, so that a row can be written back
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Table:
     columns: tuple[str, ...]
     rows: list[Row]
     ignored_columns: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()  # the header row as written, for a file of rows to fix in the same shape
+    delimiter: str = ","
 
 
 @dataclass
@@ -100,9 +103,8 @@ def read_csv(data: bytes, *, columns: Sequence[str] = IDEA_COLUMNS, required: Se
     text = _text(data)
     if not text.strip():
         raise ImportFileError("the file is empty: it needs a header row and at least one row of data")
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0], columns), strict=True
-    )
+    delimiter = _delimiter(text.split("\n", 1)[0], columns)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         records = list(reader)
     except csv.Error as exc:
@@ -127,10 +129,10 @@ def read_csv(data: bytes, *, columns: Sequence[str] = IDEA_COLUMNS, required: Se
         if len(record) < len(header) or any(value.strip() for value in record[len(header) :]):
             problem = f"this row has {len(record)} values but the header has {len(header)} columns"
         values = {name: value for name, value in zip(header, record, strict=False) if name in columns}
-        rows.append(Row(index, values, problem))
+        rows.append(Row(index, values, problem, tuple(record)))
     if not rows:
         raise ImportFileError("the file has a header row but no rows of data")
-    return Table(tuple(header), rows, ignored)
+    return Table(tuple(header), rows, ignored, tuple(records[0]), delimiter)
 
 
 def _anonymous(value: str) -> bool:

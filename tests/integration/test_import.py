@@ -228,24 +228,85 @@ def test_the_command_reports_each_bad_row_and_exits_1_then_0_once_the_rows_are_i
 ) -> None:
     source = tmp_path / "ideas.csv"
     source.write_text(csv_text(row("Import D: fine"), row("Import D: bad", email="nope"), row("Import D: also fine")))
-    errors = tmp_path / "errors.csv"
 
-    code, out, err = invoke(database, "import", "ideas", str(source), "--errors", str(errors))
+    code, out, err = invoke(database, "import", "ideas", str(source))
     assert code == 1, err
     assert "Rows with errors" in out
     assert "│   3 │ email" in out
     assert "2 created, 0 already imported, 1 rows with errors." in out
-    assert errors.read_text().splitlines() == [
-        "row,field,message",
-        '3,email,"enter an email address in the correct format, like name@example.gov.uk"',
-    ]
 
     source.write_text(csv_text(row("Import D: fine"), row("Import D: also fine")))
-    code, out, err = invoke(database, "import", "ideas", str(source), "--errors", str(errors))
+    code, out, err = invoke(database, "import", "ideas", str(source))
     assert code == 0, err
     assert "0 created, 2 already imported, 0 rows with errors." in out
     assert "Rows with errors" not in out
-    assert errors.read_text().splitlines() == ["row,field,message"]
+
+
+def read_rows(path: Path, delimiter: str = ",") -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.reader(file, delimiter=delimiter))
+
+
+def test_the_errors_file_holds_the_failed_rows_as_read_to_be_corrected_and_imported_again(
+    database: Database, tmp_path: Path
+) -> None:
+    source = tmp_path / "ideas.csv"
+    source.write_text(  # as a spreadsheet might save it: semicolons, its own header case, a column of notes
+        "Title;Problem;Idea;Email;Department;Notes\n"
+        "Import E: fine;Forms are long;Cut them;jo@example.gov.uk;Health;keep\n"  # row 2
+        "Import E: bad email;Forms are long;Cut them;jo at example;Health;ask Jo\n"  # 3
+        "Import E: two faults; ;Cut them;jo@example.gov.uk;Ministry of Magic;\n"  # 4
+        "Import E: too short;Forms are long\n"  # 5
+        "Import E: also fine;Forms are long;Cut them;jo@example.gov.uk;;\n"  # 6
+    )
+    errors = tmp_path / "errors.csv"
+    code, out, err = invoke(database, "import", "ideas", str(source), "--errors", str(errors))
+    assert code == 1, err
+    assert "2 created, 0 already imported, 3 rows with errors." in out
+
+    header, *failed = read_rows(errors, delimiter=";")
+    assert header == ["row", "errors", "Title", "Problem", "Idea", "Email", "Department", "Notes"]
+    assert [line[0] for line in failed] == ["3", "4", "5"]
+    assert failed[0] == [
+        "3",
+        "email: enter an email address in the correct format, like name@example.gov.uk",
+        "Import E: bad email",
+        "Forms are long",
+        "Cut them",
+        "jo at example",
+        "Health",
+        "ask Jo",
+    ]
+    problem, department = failed[1][1].split("; ", 1)
+    assert problem == "problem: required: this cell is empty"
+    assert department.startswith("department: choose one of: Benefits, Health")
+    assert failed[1][2:] == ["Import E: two faults", " ", "Cut them", "jo@example.gov.uk", "Ministry of Magic", ""]
+    assert failed[2] == [
+        "5",
+        "row: this row has 2 values but the header has 6 columns",
+        "Import E: too short",
+        "Forms are long",
+    ]
+
+    # Corrected where they are (one of them wrongly), the rows go in; the row and errors columns are ignored.
+    corrected = [
+        ["3", "", "Import E: bad email", "Forms are long", "Cut them", "jo@example.gov.uk", "Health", "ask Jo"],
+        ["4", "", "Import E: two faults", "Forms are long", "Cut them", "jo@example.gov.uk", "Health", ""],
+        ["5", "", "Import E: too short", "Forms are long", "Cut them", "jo at example", "", ""],
+    ]
+    with errors.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file, delimiter=";").writerows([header, *corrected])
+    again = tmp_path / "errors-again.csv"
+    code, out, err = invoke(database, "import", "ideas", str(errors), "--errors", str(again))
+    assert code == 1, out + err
+    assert "2 created, 0 already imported, 1 rows with errors." in out
+    assert "Ignored column(s) not in the format: row, errors, notes" in err
+    # The same shape again: the earlier row and errors columns are replaced, not kept beside the new ones.
+    assert read_rows(again, delimiter=";") == [header, ["4", failed[0][1], *corrected[2][2:]]]
+    assert set(database.ideas_titled(*(line[2] for line in corrected))) == {
+        "Import E: bad email",
+        "Import E: two faults",
+    }
 
 
 @pytest.mark.parametrize(
@@ -291,12 +352,21 @@ def test_people_are_imported_once_with_their_mistakes_reported(database: Databas
     code, out, err = invoke(database, "import", "people", str(source), "--errors", str(errors))
     assert code == 1, err
     assert "2 created, 0 already imported, 3 rows with errors." in out
-    assert [line.split(",")[:2] for line in errors.read_text().splitlines()[1:]] == [
-        ["4", "row"],
-        ["5", "email"],
-        ["6", "capacity"],
+    header, *failed = read_rows(errors)
+    assert header == ["row", "errors", "Email", "Name", "Role", "Department", "Capacity"]
+    assert failed == [
+        ["4", "row: role must be one of reviewer, sponsor, admin", "kim.import@example.gov.uk", "Kim", "boss", "", ""],
+        ["5", "email: enter an email address like name@example.gov.uk", "not-an-address", "Nobody", "reviewer", "", ""],
+        [
+            "6",
+            "capacity: Input should be greater than or equal to 0",
+            "lee.import@example.gov.uk",
+            "Lee",
+            "sponsor",
+            "",
+            "-1",
+        ],
     ]
-    assert "role must be one of reviewer, sponsor, admin" in errors.read_text()
 
     code, out, _ = invoke(database, "import", "people", str(source))
     assert code == 1
