@@ -187,7 +187,7 @@ class Settings(BaseSettings):
         default="",
         description="The address people reach Ideahub at: the base of every link in emails and in API answers "
         "(`status_url`), and the address `ideahub up` prints. With `https://`, cookies are marked Secure. "
-        "Unset: `http://localhost:` and `HTTP_PORT`.",
+        "Unset: `http://localhost:PORT`, PORT being `IDEAHUB_HTTP_PORT`.",
         json_schema_extra=WEB,
     )
     http_host: str = Field(
@@ -224,7 +224,8 @@ class Settings(BaseSettings):
         default=2525,
         ge=1,
         le=65535,
-        description="The port email intake (`ideahub smtp`, or `ideahub serve --smtp`) listens on, at `HTTP_HOST`.",
+        description="The port email intake (`ideahub smtp`, or `ideahub serve --smtp`) listens on, at "
+        "`IDEAHUB_HTTP_HOST`.",
         json_schema_extra=INTAKE,
     )
     intake_address: str = Field(
@@ -411,7 +412,8 @@ class Settings(BaseSettings):
     notify_retry_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="The wait before a notification's second attempt, doubled for each attempt after it.",
+        description="The wait before a notification's second attempt, doubled for each attempt after it, give or "
+        "take a tenth.",
         json_schema_extra=NOTIFY,
     )
     notify_retry_max_seconds: float = Field(
@@ -448,13 +450,14 @@ class Settings(BaseSettings):
     )
     webhook_secret: str | None = Field(
         default=None,
-        description="The key the webhook's requests are signed with (HMAC-SHA256); required with `WEBHOOK_URL`.",
+        description="The key the webhook's requests are signed with (HMAC-SHA256); required with "
+        "`IDEAHUB_WEBHOOK_URL`.",
         json_schema_extra=NOTIFY,
     )
     webhook_events: Annotated[list[str], NoDecode] = Field(
         default=["#"],
         description="Which events go to the webhook: topic patterns, comma separated, such as "
-        "`idea.#,offer.made.v1` (`#` is any words, `*` one word).",
+        "`idea.#,offer.made.v1` (`*` stands for one word, `#` for any number).",
         json_schema_extra=NOTIFY,
     )
 
