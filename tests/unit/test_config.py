@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from pydantic import ValidationError
 
 from shared.config import ConfigError, Duration, load_settings
 
@@ -168,3 +169,26 @@ def test_a_duration_that_is_not_a_positive_whole_amount_of_a_known_unit_is_refus
 def test_a_duration_prints_in_the_form_it_parses_from():
     for duration in (Duration(10, "d"), Duration(900, "s")):
         assert Duration.parse(str(duration)) == duration
+
+
+def test_the_public_url_follows_the_port_when_it_is_not_set(monkeypatch):
+    monkeypatch.setenv("IDEAHUB_HTTP_PORT", "9123")
+    settings = load_settings()
+    assert settings.public_url == "http://localhost:9123"
+    assert isinstance(settings.public_url, str)
+
+
+def test_a_public_url_that_is_set_is_kept_whatever_the_port(monkeypatch):
+    monkeypatch.setenv("IDEAHUB_HTTP_PORT", "9123")
+    monkeypatch.setenv("IDEAHUB_PUBLIC_URL", "https://ideas.example.gov.uk")
+    assert load_settings().public_url == "https://ideas.example.gov.uk"
+
+
+def test_without_configuration_the_public_url_is_localhost_on_the_default_port():
+    assert load_settings().public_url == "http://localhost:8000"
+
+
+def test_the_public_url_stays_frozen_once_made():
+    settings = load_settings(http_port=9123)
+    with pytest.raises(ValidationError):
+        settings.public_url = "http://elsewhere"  # type: ignore[misc]
