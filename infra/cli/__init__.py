@@ -6,12 +6,13 @@ The commands live beside this file by what they are for: `run` (up, serve, smtp,
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import typer
 
 from infra.cli import admin, imports, run
-from infra.cli.common import err
+from infra.cli.common import console, err
 from shared.config import ConfigError
 from shared.logging import configure_logging
 
@@ -22,6 +23,12 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.notifications_app, name="notifications")
 app.add_typer(imports.app, name="import")
+
+
+@app.callback()
+def _terminal() -> None:
+    """Lay out tables for the terminal the command runs in now (COLUMNS, else the terminal, else 80 columns)."""
+    console.width = shutil.get_terminal_size(fallback=(80, 24)).columns
 
 
 def main() -> None:
