@@ -43,7 +43,12 @@ DONE = {
 
 
 PAGES = pages.Pages(
-    "services.review", site_name="Ideahub staff", home_url="/staff", private=True, forbidden="It is for reviewers."
+    "services.review",
+    site_name="Ideahub staff",
+    home_url="/staff",
+    private=True,
+    forbidden="It is for reviewers.",
+    navigation=True,
 )
 _page = PAGES.render
 router = PAGES.router()
