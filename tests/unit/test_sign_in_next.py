@@ -1,4 +1,4 @@
-"""After signing in, a person returns only to a path on this site: nothing a link or form says can send them elsewhere."""
+"""After signing in, a person returns only to a path on this site: no link or form can send them elsewhere."""
 
 from __future__ import annotations
 
