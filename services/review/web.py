@@ -39,6 +39,10 @@ DONE = {
     "reviewed": "Your review has been recorded",
     "asked": "Your question has been sent to the submitter",
     "declined": "You have handed the task back: another reviewer will be given it",
+    "declined-unassigned": (
+        "You have handed the task back. No other reviewer is free to take it,"
+        " so we have told the administrators and they will find someone"
+    ),
 }
 
 
@@ -158,7 +162,10 @@ def decline(request: Request, task_id: int, reviewer: Reviewer, form: pages.Post
         return _page(request, "decline.html", {"task": task, "reason": reason, "errors": errors}, status_code=422)
     try:
         with uow(request) as session:
-            handlers.decline_task(session, task_id, body.reason, reviewer=reviewer, settings=settings_of(request))
+            replacement = handlers.decline_task(
+                session, task_id, body.reason, reviewer=reviewer, settings=settings_of(request)
+            )
     except Conflict as exc:
         return _task_page(request, reviewer, task_id, conflict=str(exc))
-    return RedirectResponse("/reviews?done=declined", status_code=303)
+    done = "declined" if replacement is not None else "declined-unassigned"
+    return RedirectResponse(f"/reviews?done={done}", status_code=303)
