@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
@@ -335,7 +336,7 @@ class Pages:
                 async def page(request: Request) -> Response:
                     try:
                         return await handle(request)
-                    except NotFound:
+                    except (NotFound, RequestValidationError):  # a page's only inputs are its address and forms
                         return kit.render(request, "404.html", {}, status_code=404)
                     except FormExpired:
                         return kit.render(request, "400.html", {}, status_code=400)

@@ -453,6 +453,15 @@ def test_a_reviewer_reviews_through_the_pages_with_errors_shown_and_nothing_type
     assert world.tasks(idea)["r2"] == "open"
 
 
+@pytest.mark.parametrize("task", ["abc", "-1", "0", "1.5", str(2**63), "99999999999999999999999"])
+def test_a_task_address_no_task_can_have_is_the_page_not_found(world: World, client: TestClient, task: str) -> None:
+    signed_in(world, client, "r1")
+    for path in (f"/reviews/tasks/{task}", f"/reviews/tasks/{task}/decline"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "Page not found" in answer.text
+
+
 def test_the_question_box_is_revealed_under_the_ask_a_question_choice(world: World, client: TestClient) -> None:
     """A GOV.UK conditional reveal: hidden by the script until that radio is chosen; shown without the script."""
     idea = world.screened()
