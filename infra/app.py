@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,11 +68,12 @@ class RequestMetrics:
             LATENCY.labels(path).observe(time.perf_counter() - start)
 
 
-def _error(
+async def _error(
     request: Request, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response:
     if pages.wants_html(request):
-        return public_pages.error_page(request, status, headers)
+        # In a worker thread, like any page: the header asks the database who is signed in.
+        return await run_in_threadpool(public_pages.error_page, request, status, headers)
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
@@ -118,39 +120,40 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             }
             for err in exc.errors()
         ]
-        return _error(request, 422, "the request is not valid", fields=fields)
+        return await _error(request, 422, "the request is not valid", fields=fields)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
-        return _error(request, 404, str(exc))
+        return await _error(request, 404, str(exc))
 
     @app.exception_handler(IllegalTransition)
     async def illegal(request: Request, exc: IllegalTransition) -> Response:
-        return _error(request, 409, str(exc), current_status=exc.current, requested_status=exc.target)
+        return await _error(request, 409, str(exc), current_status=exc.current, requested_status=exc.target)
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, exc: Conflict) -> Response:
-        return _error(request, 409, str(exc))
+        return await _error(request, 409, str(exc))
 
     @app.exception_handler(StaleStatus)
     async def stale(request: Request, exc: StaleStatus) -> Response:
-        return _error(request, 409, f"{exc}; reload and try again")
+        return await _error(request, 409, f"{exc}; reload and try again")
 
     @app.exception_handler(PermanentError)
     async def refused(request: Request, exc: PermanentError) -> Response:
         field = getattr(exc, "field", None)
         if field:
-            return _error(request, 422, "the request is not valid", fields=[{"field": field, "message": exc.message}])  # type: ignore[attr-defined]
-        return _error(request, 422, str(exc))
+            fields = [{"field": field, "message": exc.message}]  # type: ignore[attr-defined]
+            return await _error(request, 422, "the request is not valid", fields=fields)
+        return await _error(request, 422, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error(request, exc.status_code, exc.detail, headers=exc.headers)
+        return await _error(request, exc.status_code, exc.detail, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("http.unexpected_error")
-        return _error(request, 500, "something went wrong on our side; it has been logged")
+        return await _error(request, 500, "something went wrong on our side; it has been logged")
 
     app.add_middleware(RequestMetrics)
 

@@ -240,8 +240,11 @@ def signed_in(request: Request) -> Principal | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     person = None
     if cookie:
-        with unit_of_work(request.app.state.session_factory) as session:
-            person = session_principal(session, cookie)
+        try:
+            with unit_of_work(request.app.state.session_factory) as session:
+                person = session_principal(session, cookie)
+        except Exception:  # the page is still shown, without the header's name: an error page may be why we are here
+            log.warning("web.signed_in_unknown", exc_info=True)
     request.state.principal = person
     return person
 

@@ -364,3 +364,18 @@ def test_without_swagger_ui_installed_the_documentation_page_says_how_to_install
     assert is_govuk_page(answer)
     assert "<code>npm ci</code>" in answer.text
     assert 'href="/openapi.json"' in answer.text
+
+
+def test_an_error_page_is_shown_even_when_who_is_signed_in_cannot_be_found_out(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = site.browser("admin")
+
+    def database_away(*_args: object) -> None:
+        raise ConnectionError("the database is away")
+
+    monkeypatch.setattr(pages, "session_principal", database_away)
+    answer = browser.get("/offers/12")
+    assert answer.status_code == 404
+    assert is_govuk_page(answer)
+    assert "govuk-service-navigation" not in answer.text
