@@ -496,3 +496,24 @@ def _staff_pages(browser: Any, base: str, scene: Scene, audit: Audit, *, task: i
             page.goto(f"{base}/reviews")
             audit.check(page, "403", "You cannot use this page")
         context.close()
+
+
+def test_the_api_documentation_works_with_no_other_site_reachable(server: str, browser: Any) -> None:
+    """Swagger UI draws the API from the files Ideahub serves; a request anywhere else is refused and noted."""
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    elsewhere: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_here)
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Ideahub" in page.inner_text(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock-tag-section")  # the operations, grouped by tag
+    assert elsewhere == []
