@@ -1,4 +1,8 @@
-"""The HTTP app factory: every service's router, health, metrics and one error format."""
+"""The HTTP app factory: every service's router, health, metrics and one error format.
+
+Errors are JSON, `{"error": ...}`, except for a browser asking for a page (not under /api/, and
+`Accept` preferring text/html): it gets the GOV.UK error page, never a stack trace.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,21 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra import admin_api, signin
+from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
 from services.incubation.api import router as incubation_router
 from services.intake.api import router as intake_router
 from services.intake.web import router as intake_pages
 from services.matching.api import router as matching_router
 from services.notify.api import router as notify_router
+from services.notify.web import router as notify_pages
 from services.review.api import router as review_router
 from services.review.web import router as review_pages
 from shared.config import Settings
@@ -62,8 +68,13 @@ class RequestMetrics:
             LATENCY.labels(path).observe(time.perf_counter() - start)
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+async def _error(
+    request: Request, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    if pages.wants_html(request):
+        # In a worker thread, like any page: the header asks the database who is signed in.
+        return await run_in_threadpool(public_pages.error_page, request, status, headers)
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -72,8 +83,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         title="Ideahub",
         version="1",
         description="Front-line staff ideas, from submission to outcome.",
+        # Both would load their scripts from a CDN: /docs is served from the npm package instead (infra.api_docs).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.state.staff_pages = navigation.STAFF_PAGES
     app.state.runtime = runtime
     app.state.session_factory = runtime.session_factory
     app.state.rate_limiter = RateLimiter(settings.api_rate_limit)
@@ -87,14 +102,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         notify_router,
         admin_api.router,
         signin.router,
+        public_pages.router,
         review_pages,
+        notify_pages,
         intake_pages,  # last: its catch-all under /status/ must not hide notify's stop-updates page
     ):
         app.include_router(router)
+    api_docs.install(app)  # before /assets, which would otherwise answer for /assets/swagger-ui too
     pages.mount_assets(app, settings)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         fields = [
             {
                 "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
@@ -102,39 +120,40 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             }
             for err in exc.errors()
         ]
-        return _error(422, "the request is not valid", fields=fields)
+        return await _error(request, 422, "the request is not valid", fields=fields)
 
     @app.exception_handler(NotFound)
-    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return _error(404, str(exc))
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return await _error(request, 404, str(exc))
 
     @app.exception_handler(IllegalTransition)
-    async def illegal(_request: Request, exc: IllegalTransition) -> JSONResponse:
-        return _error(409, str(exc), current_status=exc.current, requested_status=exc.target)
+    async def illegal(request: Request, exc: IllegalTransition) -> Response:
+        return await _error(request, 409, str(exc), current_status=exc.current, requested_status=exc.target)
 
     @app.exception_handler(Conflict)
-    async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
-        return _error(409, str(exc))
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        return await _error(request, 409, str(exc))
 
     @app.exception_handler(StaleStatus)
-    async def stale(_request: Request, exc: StaleStatus) -> JSONResponse:
-        return _error(409, f"{exc}; reload and try again")
+    async def stale(request: Request, exc: StaleStatus) -> Response:
+        return await _error(request, 409, f"{exc}; reload and try again")
 
     @app.exception_handler(PermanentError)
-    async def refused(_request: Request, exc: PermanentError) -> JSONResponse:
+    async def refused(request: Request, exc: PermanentError) -> Response:
         field = getattr(exc, "field", None)
         if field:
-            return _error(422, "the request is not valid", fields=[{"field": field, "message": exc.message}])  # type: ignore[attr-defined]
-        return _error(422, str(exc))
+            fields = [{"field": field, "message": exc.message}]  # type: ignore[attr-defined]
+            return await _error(request, 422, "the request is not valid", fields=fields)
+        return await _error(request, 422, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return await _error(request, exc.status_code, exc.detail, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("http.unexpected_error")
-        return _error(500, "something went wrong on our side; it has been logged")
+        return await _error(request, 500, "something went wrong on our side; it has been logged")
 
     app.add_middleware(RequestMetrics)
 

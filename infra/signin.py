@@ -10,6 +10,10 @@
    and sets the `ideahub_session` cookie, whose value the database keeps only as a SHA-256.
 3. `shared.web.deps` recognises that cookie on every staff route; `/sign-out` revokes it.
 
+A signed-out visitor to a staff page is sent to `/sign-in?next=PAGE` (`shared.web.pages`). The
+form carries `next`, the link's row keeps it, and the button's POST ends there rather than on
+`/staff`. Only a path on this site is kept (`local_path`), so a link cannot send anyone elsewhere.
+
 The link's secret never reaches a log: it is not logged here, the request metrics record
 route templates only, and the access log is off.
 """
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -43,17 +47,41 @@ log = get_logger("ideahub.signin")
 
 ROLE_NAMES = {"reviewer": "Reviewer", "sponsor": "Sponsor", "admin": "Administrator"}
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+HOME = "/staff"  # where a person lands after signing in when they asked for no page
+NEXT_MAX = 500  # sign_in_links.next_path
+
+
+def local_path(value: str | None) -> str | None:
+    """`value` if it is a path on this site to return to after signing in; None for anything else.
+
+    A path starts with one "/". "//host" and "/\\host" are read by browsers as another site, and
+    browsers drop tabs and line breaks from an address, so "/<TAB>/host" is one too: only printable
+    ASCII without a backslash is kept, which also keeps a line break out of the Location header.
+    """
+    if not value or len(value) > NEXT_MAX or not value.isascii() or not value.isprintable():
+        return None
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    return value
 
 
 # Service functions: they take a session and never commit.
 
 
-def request_link(session: Session, *, email: str, minutes: int, now: datetime) -> uuid.UUID | None:
+def request_link(
+    session: Session, *, email: str, minutes: int, now: datetime, next_path: str | None = None
+) -> uuid.UUID | None:
     """Store a link for the active person with this email and emit the event notify sends it from."""
     person_id = session.scalar(select(Person.id).where(Person.email == email, Person.active.is_(True)))
     if person_id is None:
         return None
-    link = SignInLink(id=uuid.uuid4(), person_id=person_id, created_at=now, expires_at=now + timedelta(minutes=minutes))
+    link = SignInLink(
+        id=uuid.uuid4(),
+        person_id=person_id,
+        created_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+        next_path=local_path(next_path),
+    )
     session.add(link)
     session.flush()
     outbox.emit(
@@ -102,6 +130,11 @@ def use_link(session: Session, link_id: uuid.UUID, *, hours: int, now: datetime)
     return cookie
 
 
+def destination(session: Session, link_id: uuid.UUID) -> str:
+    """Where the person a link signed in goes next: the page they asked for, else their home page."""
+    return local_path(session.scalar(select(SignInLink.next_path).where(SignInLink.id == link_id))) or HOME
+
+
 def end_session(session: Session, cookie: str, *, now: datetime) -> bool:
     """Revoke the session a cookie names; False if there was none to revoke."""
     revoked = session.execute(
@@ -116,7 +149,7 @@ def end_session(session: Session, cookie: str, *, now: datetime) -> bool:
 # Pages
 
 
-PAGES = pages.Pages("infra", site_name="Ideahub staff", home_url="/staff", private=True)
+PAGES = pages.Pages("infra", site_name="Ideahub staff", home_url="/staff", private=True, navigation=True)
 _page = PAGES.render
 router = PAGES.router()
 
@@ -136,27 +169,44 @@ def _email_error(email: str) -> str | None:
     return None
 
 
-def _form(request: Request, *, email: str = "", error: str | None = None, signed_out: bool = False) -> Response:
-    context = {"email": email, "errors": {"email": error} if error else {}, "signed_out": signed_out}
+def _form(
+    request: Request,
+    *,
+    email: str = "",
+    error: str | None = None,
+    signed_out: bool = False,
+    next_path: str | None = None,
+) -> Response:
+    context = {
+        "email": email,
+        "errors": {"email": error} if error else {},
+        "signed_out": signed_out,
+        "next_path": local_path(next_path),
+    }
     return _page(request, "sign_in.html", context, status_code=422 if error else 200)
 
 
 @router.get("/sign-in")
-def sign_in_page(request: Request, done: str | None = None) -> Response:
-    return _form(request, signed_out=done == "signed-out")
+def sign_in_page(
+    request: Request, done: str | None = None, next_path: Annotated[str | None, Query(alias="next")] = None
+) -> Response:
+    return _form(request, signed_out=done == "signed-out", next_path=next_path)
 
 
 @router.post("/sign-in", dependencies=[Depends(within_rate_limit)])
 def ask_for_link(request: Request, form: pages.PostedForm) -> Response:
     settings = settings_of(request)
     email = form.get("email", "").strip().lower()
+    next_path = local_path(form.get("next"))
     error = _email_error(email)
     if error:
-        return _form(request, email=email, error=error)
+        return _form(request, email=email, error=error, next_path=next_path)
     # One address cannot be sent a flood of links; over the limit, the answer is the same and no email goes.
     if request.app.state.sign_in_limiter.take(email) is None:
         with uow(request) as session:
-            link_id = request_link(session, email=email, minutes=settings.sign_in_link_minutes, now=utcnow())
+            link_id = request_link(
+                session, email=email, minutes=settings.sign_in_link_minutes, now=utcnow(), next_path=next_path
+            )
         log.info("staff.sign_in_asked", known=link_id is not None)
     else:
         log.warning("staff.sign_in_limited")
@@ -206,10 +256,11 @@ def sign_in(request: Request, signed: str, _form: pages.PostedForm) -> Response:
         previous = request.cookies.get(SESSION_COOKIE)
         if cookie is not None and previous:
             end_session(session, previous, now=now)  # this browser's earlier session, whoever's it was
+        going_to = destination(session, link.id) if cookie is not None else HOME
     if cookie is None:
         return _refused(request, "used, expired or unknown")
     log.info("staff.signed_in", link_id=str(link.id))
-    response = RedirectResponse("/staff", status_code=303)
+    response = RedirectResponse(going_to, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
@@ -224,6 +275,9 @@ def sign_in(request: Request, signed: str, _form: pages.PostedForm) -> Response:
 
 @router.get("/staff")
 def staff_home(request: Request, person: Staff) -> Response:
+    """A reviewer's work is their review tasks; sponsors and administrators are told what they can do today."""
+    if person.role == "reviewer":
+        return RedirectResponse("/reviews", status_code=303)
     context = {"person": person, "role_name": ROLE_NAMES.get(person.role, person.role)}
     return _page(request, "staff.html", context)
 

@@ -1,17 +1,18 @@
-"""Notify's HTTP routes: the submitter's mail preferences, the delivery log, failed notifications and resending."""
+"""Notify's HTTP API: the submitter's mail preferences, the delivery log, failed notifications and resending.
+
+The page a submitter stops optional mail on is in `web.py`.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
 from services.notify import handlers
-from services.notify.render import environment
 from shared.principal import Principal
-from shared.web.deps import require, settings_of, uow
+from shared.web.deps import require, uow
 
 router = APIRouter(tags=["notifications"])
 
@@ -46,31 +47,6 @@ def stop_updates_one_click(request: Request, token: str) -> Preferences:
     with uow(request) as session:
         handlers.set_optional_mail(session, token, False)
     return Preferences(optional_mail=False)
-
-
-def _page(request: Request, *, done: bool, token: str) -> HTMLResponse:
-    settings = settings_of(request)
-    html = (
-        environment(settings.templates_dir)
-        .get_template("pages/stop_updates.html")
-        .render(done=done, status_url=f"{settings.public_url.rstrip('/')}/status/{token}")
-    )
-    return HTMLResponse(html)
-
-
-@router.get("/status/{token}/stop-updates", response_class=HTMLResponse, include_in_schema=False)
-def stop_updates_page(request: Request, token: str) -> HTMLResponse:
-    with uow(request) as session:
-        handlers.optional_mail(session, token)  # an unknown token is a 404 here too
-    return _page(request, done=False, token=token)
-
-
-@router.post("/status/{token}/stop-updates", response_class=HTMLResponse, include_in_schema=False)
-def stop_updates_form(request: Request, token: str) -> HTMLResponse:
-    # No CSRF token: the secret in the address is the capability, and the only effect is less mail.
-    with uow(request) as session:
-        handlers.set_optional_mail(session, token, False)
-    return _page(request, done=True, token=token)
 
 
 @router.get("/api/v1/ideas/{reference}/notifications", response_model=list[handlers.NotificationView])

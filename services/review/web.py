@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -39,15 +39,26 @@ DONE = {
     "reviewed": "Your review has been recorded",
     "asked": "Your question has been sent to the submitter",
     "declined": "You have handed the task back: another reviewer will be given it",
+    "declined-unassigned": (
+        "You have handed the task back. No other reviewer is free to take it,"
+        " so we have told the administrators and they will find someone"
+    ),
 }
 
 
 PAGES = pages.Pages(
-    "services.review", site_name="Ideahub staff", home_url="/staff", private=True, forbidden="It is for reviewers."
+    "services.review",
+    site_name="Ideahub staff",
+    home_url="/staff",
+    private=True,
+    forbidden="It is for reviewers.",
+    navigation=True,
 )
 _page = PAGES.render
 router = PAGES.router()
 Reviewer = Annotated[Principal, Depends(require("reviewer"))]
+# A task id no database column can hold is an address with no page, not a crash.
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/reviews")
@@ -80,7 +91,7 @@ def _task_page(
 
 
 @router.get("/reviews/tasks/{task_id}")
-def task_page(request: Request, task_id: int, reviewer: Reviewer) -> Response:
+def task_page(request: Request, task_id: TaskId, reviewer: Reviewer) -> Response:
     return _task_page(request, reviewer, task_id)
 
 
@@ -112,7 +123,7 @@ def _review_errors(exc: ValidationError, form: Mapping[str, str]) -> dict[str, s
 
 
 @router.post("/reviews/tasks/{task_id}")
-def post_review(request: Request, task_id: int, reviewer: Reviewer, form: pages.PostedForm) -> Response:
+def post_review(request: Request, task_id: TaskId, reviewer: Reviewer, form: pages.PostedForm) -> Response:
     recommendation = form.get("recommendation", "")
     body = {
         "scores": {name: form.get(name, "") for name, _, _ in RUBRIC},
@@ -135,14 +146,14 @@ def post_review(request: Request, task_id: int, reviewer: Reviewer, form: pages.
 
 
 @router.get("/reviews/tasks/{task_id}/decline")
-def decline_page(request: Request, task_id: int, reviewer: Reviewer) -> Response:
+def decline_page(request: Request, task_id: TaskId, reviewer: Reviewer) -> Response:
     with uow(request) as session:
         task = handlers.task_detail(session, task_id, reviewer=reviewer)
     return _page(request, "decline.html", {"task": task, "reason": "", "errors": {}})
 
 
 @router.post("/reviews/tasks/{task_id}/decline")
-def decline(request: Request, task_id: int, reviewer: Reviewer, form: pages.PostedForm) -> Response:
+def decline(request: Request, task_id: TaskId, reviewer: Reviewer, form: pages.PostedForm) -> Response:
     reason = form.get("reason", "")
     try:
         body = DeclineIn(reason=reason)
@@ -153,7 +164,10 @@ def decline(request: Request, task_id: int, reviewer: Reviewer, form: pages.Post
         return _page(request, "decline.html", {"task": task, "reason": reason, "errors": errors}, status_code=422)
     try:
         with uow(request) as session:
-            handlers.decline_task(session, task_id, body.reason, reviewer=reviewer, settings=settings_of(request))
+            replacement = handlers.decline_task(
+                session, task_id, body.reason, reviewer=reviewer, settings=settings_of(request)
+            )
     except Conflict as exc:
         return _task_page(request, reviewer, task_id, conflict=str(exc))
-    return RedirectResponse("/reviews?done=declined", status_code=303)
+    done = "declined" if replacement is not None else "declined-unassigned"
+    return RedirectResponse(f"/reviews?done={done}", status_code=303)

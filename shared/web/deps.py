@@ -121,6 +121,7 @@ def _principal(
     # The browser sends the cookie with requests another site makes it send; only our pages know the token.
     if request.method in _UNSAFE and not Csrf(settings_of(request)).valid(request, csrf_submitted):
         raise HTTPException(403, f"a signed-in browser must send the {CSRF_HEADER} header or the form's csrf_token")
+    request.state.principal = principal  # the page's header shows who is signed in without asking again
     return principal
 
 

@@ -4,7 +4,9 @@ A service makes one `Pages(package, ...)` and takes its router from it. Its page
 `templates/` folder; the page layout, the form macros and the error pages are shared (this
 package's `templates/`), and a service overrides any of them by keeping a file of the same name.
 Every value is escaped. Every form carries a CSRF token, checked by the `PostedForm` dependency,
-and every error on a page route (from a dependency or the handler) is answered with a page.
+and every error on a page route (from a dependency or the handler) is answered with a page, except
+"sign in first" (401): a visitor who is not signed in is sent to `/sign-in`, which brings them
+back to the page they asked for.
 
 The GOV.UK Frontend stylesheet, script, fonts and images come from the `govuk-frontend` npm
 package and are served at `/assets`; without them the pages still work, plainly styled
@@ -20,22 +22,27 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from shared.config import Settings
+from shared.db.uow import unit_of_work
 from shared.errors import NotFound
 from shared.logging import get_logger
+from shared.principal import Principal
 from shared.web.csrf import FIELD as CSRF_FIELD
 from shared.web.csrf import Csrf
+from shared.web.deps import SESSION_COOKIE, session_principal
 
 log = get_logger("ideahub.web")
 
@@ -50,6 +57,7 @@ _COMPILED = frozenset(
 # Pages may carry a secret (the status link): never sent to other sites, never framed.
 _HEADERS = {"Referrer-Policy": "same-origin", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"}
 PRIVATE = {"Cache-Control": "no-store"}
+SIGN_IN_URL = "/sign-in"
 
 
 def assets_folder(settings: Settings) -> Path:
@@ -127,10 +135,10 @@ def govuk_datetime(value: str | datetime) -> str:
 
 
 @lru_cache(maxsize=16)
-def environment(package: str) -> Environment:
-    """The Jinja2 environment for a service's `templates/` folder: every value escaped, no silent blanks."""
+def environment(package: str, folder: str = "templates") -> Environment:
+    """The Jinja2 environment for a service's templates folder: every value escaped, no silent blanks."""
     env = Environment(
-        loader=ChoiceLoader([PackageLoader(package, "templates"), PackageLoader("shared.web", "templates")]),
+        loader=ChoiceLoader([PackageLoader(package, folder), PackageLoader("shared.web", "templates")]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -150,9 +158,13 @@ def render(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    html = env.get_template(template).render(
-        {"assets_available": assets_available(request), "assets_url": ASSETS_URL, "errors": {}, **context}
-    )
+    defaults = {
+        "assets_available": assets_available(request),
+        "assets_url": ASSETS_URL,
+        "errors": {},
+        "navigation": None,  # a staff area's header: see Pages.render
+    }
+    html = env.get_template(template).render({**defaults, **context})
     return HTMLResponse(html, status_code=status_code, headers={**_HEADERS, **(headers or {})})
 
 
@@ -171,19 +183,99 @@ async def posted_form(request: Request) -> dict[str, str]:
 PostedForm = Annotated[dict[str, str], Depends(posted_form)]
 
 
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_JSON_TYPES = frozenset({"application/json", "application/*", "*/*"})
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page: an address outside /api/ whose `Accept` ranks text/html above JSON.
+
+    Browsers name text/html and rank `*/*` lower; scripts send `*/*` or application/json, or
+    nothing, and keep getting JSON.
+    """
+    if request.url.path.startswith("/api/"):
+        return False
+    html = json = 0.0
+    for item in request.headers.get("accept", "").split(","):
+        media, *parameters = (part.strip().lower() for part in item.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        if media in _HTML_TYPES:
+            html = max(html, quality)
+        elif media in _JSON_TYPES:
+            json = max(json, quality)
+    return html > json
+
+
+def sign_in_first(request: Request) -> Response:
+    """303 to the sign-in page, which returns the visitor to the address they asked for once signed in."""
+    raw = request.scope.get("raw_path")  # as sent, percent-escapes kept: "/a%2Fb" must not come back as "/a/b"
+    wanted = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+    if request.url.query:
+        wanted += "?" + request.url.query
+    return RedirectResponse(f"{SIGN_IN_URL}?{urlencode({'next': wanted})}", status_code=303, headers=PRIVATE)
+
+
+_UNKNOWN = object()
+
+
+@dataclass(frozen=True)
+class NavigationItem:
+    label: str
+    href: str
+    current: str | None  # aria-current: "page" on the page itself, "true" on a page below it
+
+
+def signed_in(request: Request) -> Principal | None:
+    """Who this browser is signed in as: known already if the route asked (`require`), else from the cookie."""
+    known = getattr(request.state, "principal", _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[no-any-return]
+    cookie = request.cookies.get(SESSION_COOKIE)
+    person = None
+    if cookie:
+        try:
+            with unit_of_work(request.app.state.session_factory) as session:
+                person = session_principal(session, cookie)
+        except Exception:  # the page is still shown, without the header's name: an error page may be why we are here
+            log.warning("web.signed_in_unknown", exc_info=True)
+    request.state.principal = person
+    return person
+
+
+def staff_navigation(request: Request, person: Principal) -> list[NavigationItem]:
+    """The pages of the person's role (`app.state.staff_pages`), the one shown marked."""
+    path = request.url.path
+    items = []
+    for label, href in getattr(request.app.state, "staff_pages", {}).get(person.role, ()):
+        current = "page" if path == href else "true" if path.startswith(href.rstrip("/") + "/") else None
+        items.append(NavigationItem(label, href, current))
+    return items
+
+
 @dataclass(frozen=True)
 class Pages:
     """One area's pages: its templates, its header, and how its errors read.
 
     `private` pages (anything showing a name, a secret link or unpublished work) are never cached.
     `forbidden` is what a 403 page says: who the area is for.
+    `navigation`: a signed-in person sees their role's pages, their name and "Sign out" in the header.
+    `templates` is the folder of the package the pages are in, if not `templates/`.
     """
 
     package: str
+    templates: str = "templates"
     site_name: str = "Ideahub"
     home_url: str = "/ideas/new"
     private: bool = False
     forbidden: str = "Your role does not include it."
+    navigation: bool = False
 
     def render(
         self,
@@ -197,14 +289,20 @@ class Pages:
         """Render a page, with a CSRF token for its forms (and the cookie, the first time)."""
         csrf = Csrf(request.app.state.settings)
         token = csrf.token(request)
-        page_context = {"site_name": self.site_name, "home_url": self.home_url, **context, "csrf_token": token.field}
+        page_context: dict[str, Any] = {"site_name": self.site_name, "home_url": self.home_url}
+        person = signed_in(request) if self.navigation else None
+        private = self.private
+        if person is not None:
+            page_context |= {"navigation": staff_navigation(request, person), "signed_in_as": person}
+            private = True  # the header shows their name
+        page_context |= {**context, "csrf_token": token.field}
         response = render(
             request,
-            environment(self.package),
+            environment(self.package, self.templates),
             template,
             page_context,
             status_code=status_code,
-            headers={**(PRIVATE if self.private else {}), **(headers or {})},
+            headers={**(PRIVATE if private else {}), **(headers or {})},
         )
         csrf.set_cookie(response, token)
         return response
@@ -214,6 +312,8 @@ class Pages:
         status = exc.status_code
         if status in (400, 401, 404):
             return self.render(request, f"{status}.html", {}, status_code=status, headers=exc.headers)
+        if status == 405:  # an address that only takes a form, opened as a page: there is no such page
+            return self.render(request, "404.html", {}, status_code=status, headers=exc.headers)
         if status == 403:
             heading, message = "You cannot use this page", self.forbidden
         elif status == 429:
@@ -221,6 +321,8 @@ class Pages:
             heading, message = "Too many requests", f"You have sent a lot in a short time. Try again in {wait} seconds."
         elif status == 413:
             heading, message = "Your form is too long", "Shorten what you wrote, then try again."
+        elif status >= 500:
+            heading, message = "Sorry, there is a problem with the service", "Try again later."
         else:
             heading, message = "Sorry, there is a problem", "Go back, reload the page and try again."
         context = {"heading": heading, "message": message}
@@ -237,11 +339,13 @@ class Pages:
                 async def page(request: Request) -> Response:
                     try:
                         return await handle(request)
-                    except NotFound:
+                    except (NotFound, RequestValidationError):  # a page's only inputs are its address and forms
                         return kit.render(request, "404.html", {}, status_code=404)
                     except FormExpired:
                         return kit.render(request, "400.html", {}, status_code=400)
                     except StarletteHTTPException as exc:
+                        if exc.status_code == 401:
+                            return sign_in_first(request)
                         return kit.error(request, exc)
                     except Exception:
                         # The route's pattern, not the address: some addresses carry a secret.

@@ -9,7 +9,8 @@ else puts a well-formed wrong token there.
 Each call gets a fresh idea, a fresh sign-in link and a fresh browser session, so that no answer
 depends on the order of the walk. Path parameters are real where it matters (the reference,
 the status token, the link); other ids name nothing, so an allowed call answers 404 there. An
-allowed call shows as 2xx, 303, 404, 409 or 422; a refused one as 401 or 403.
+allowed call shows as 2xx, 303, 404, 409 or 422; a refused one as 401 or 403, or, on a staff page,
+as 303 to the sign-in page (`SIGN_IN_FIRST`).
 
 A route the table does not list fails the test: every new route must be classified here.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
@@ -52,8 +54,9 @@ from shared.web.signing import sign_in_token
 CALLERS = ("anonymous", "submitter", "reviewer", "sponsor", "admin")
 STAFF = {"reviewer": "reviewer", "sponsor": "sponsor", "admin": "admin"}  # caller -> role
 
-# Not the app's own routes: FastAPI's documentation, and the GOV.UK assets (a static mount).
-NOT_CHECKED = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# The API's description and its documentation page, open to anyone (the static mounts are not listed either).
+NOT_CHECKED = {"/openapi.json", "/docs"}
+SIGN_IN_FIRST = 303  # a staff page's answer to a caller who is not signed in: see test_sign_in's return trip
 
 # (method, path template) -> the answer to each caller, in the order of CALLERS.
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
@@ -63,6 +66,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/ideas/new"): (200, 200, 200, 200, 200),
     ("POST", "/ideas/new"): (303, 303, 303, 303, 303),
     ("GET", "/status/{rest:path}"): (404, 404, 404, 404, 404),
+    ("GET", "/accessibility"): (200, 200, 200, 200, 200),
+    ("GET", "/privacy"): (200, 200, 200, 200, 200),
+    ("GET", "/cookies"): (200, 200, 200, 200, 200),
+    ("GET", "/favicon.ico"): (200, 200, 200, 200, 200),
     ("GET", "/healthz"): (200, 200, 200, 200, 200),
     ("GET", "/readyz"): (200, 200, 200, 200, 200),
     ("GET", "/metrics"): (200, 200, 200, 200, 200),
@@ -88,11 +95,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
     ("GET", "/api/v1/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
     ("POST", "/api/v1/reviews/tasks/{task_id}/decline"): (401, 401, 404, 403, 403),
-    ("GET", "/reviews"): (401, 401, 200, 403, 403),
-    ("GET", "/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
-    ("POST", "/reviews/tasks/{task_id}"): (401, 401, 404, 403, 403),
-    ("GET", "/reviews/tasks/{task_id}/decline"): (401, 401, 404, 403, 403),
-    ("POST", "/reviews/tasks/{task_id}/decline"): (401, 401, 404, 403, 403),
+    ("GET", "/reviews"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 200, 403, 403),
+    ("GET", "/reviews/tasks/{task_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 404, 403, 403),
+    ("POST", "/reviews/tasks/{task_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 404, 403, 403),
+    ("GET", "/reviews/tasks/{task_id}/decline"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 404, 403, 403),
+    ("POST", "/reviews/tasks/{task_id}/decline"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 404, 403, 403),
     # An idea's reviews with reviewers' names and private notes: administrators only.
     ("GET", "/api/v1/reviews/ideas/{reference}"): (401, 401, 403, 403, 200),
     # Sponsorship offers: sponsors only.
@@ -109,12 +116,13 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/admin/notifications"): (401, 401, 403, 403, 200),
     ("GET", "/api/v1/admin/ideas/{reference}/timeline"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/notifications/{notification_id}/resend"): (401, 401, 403, 403, 404),
-    # Signing in is open to anyone; the staff page is for staff; signing out ends whatever session there is.
+    # Signing in is open to anyone; the staff page is for staff (a reviewer's is /reviews, where it sends
+    # them); signing out ends whatever session there is.
     ("GET", "/sign-in"): (200, 200, 200, 200, 200),
     ("POST", "/sign-in"): (200, 200, 200, 200, 200),
     ("GET", "/sign-in/{signed}"): (200, 200, 200, 200, 200),
     ("POST", "/sign-in/{signed}"): (303, 303, 303, 303, 303),
-    ("GET", "/staff"): (401, 401, 200, 200, 200),
+    ("GET", "/staff"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 303, 200, 200),
     ("POST", "/sign-out"): (303, 303, 303, 303, 303),
 }
 
@@ -346,10 +354,16 @@ def test_the_table_refuses_callers_without_credentials_with_401_and_staff_with_4
                 assert answer != 403, (route, caller)
 
 
+def is_staff_route(answers: tuple[int, ...]) -> bool:
+    """Refused to a caller who is not signed in, and answered otherwise to some member of staff."""
+    return answers[0] in (401, SIGN_IN_FIRST) and any(answer != answers[0] for answer in answers[2:])
+
+
 def test_a_signed_in_browser_without_the_csrf_header_is_refused_every_unsafe_staff_route(world: World) -> None:
     """What a page on another site could make a signed-in browser send: refused before any role or body is read."""
-    staff_routes = [route for route, answers in EXPECTED.items() if route[0] != "GET" and answers[0] == 401]
-    assert staff_routes
+    staff_routes = [route for route, answers in EXPECTED.items() if route[0] != "GET" and is_staff_route(answers)]
+    assert ("POST", "/reviews/tasks/{task_id}") in staff_routes  # pages too, not only the API
+    assert ("POST", "/sign-in/{signed}") not in staff_routes
     for method, template in staff_routes:
         reference, _ = world.idea()
         path = fill(
@@ -393,3 +407,14 @@ def test_an_anonymous_submitter_is_named_to_administrators_only(world: World) ->
             for answer in (idea, log):
                 assert name not in answer.text, caller
                 assert address not in answer.text, caller
+
+
+def test_a_caller_who_is_not_signed_in_is_sent_from_every_staff_page_to_sign_in_and_back(world: World) -> None:
+    pages = [route for route, answers in EXPECTED.items() if answers[0] == SIGN_IN_FIRST and is_staff_route(answers)]
+    assert ("GET", "/reviews/tasks/{task_id}") in pages
+    world.client.cookies.clear()
+    for method, template in pages:
+        path = fill(template, {"task_id": NO_SUCH_ID})
+        answer = world.client.request(method, f"{path}?from=list")
+        assert answer.status_code == 303, (method, template)
+        assert answer.headers["location"] == "/sign-in?" + urlencode({"next": f"{path}?from=list"}), (method, path)

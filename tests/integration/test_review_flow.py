@@ -453,6 +453,38 @@ def test_a_reviewer_reviews_through_the_pages_with_errors_shown_and_nothing_type
     assert world.tasks(idea)["r2"] == "open"
 
 
+@pytest.mark.parametrize("task", ["abc", "-1", "0", "1.5", str(2**63), "99999999999999999999999"])
+def test_a_task_address_no_task_can_have_is_the_page_not_found(world: World, client: TestClient, task: str) -> None:
+    signed_in(world, client, "r1")
+    for path in (f"/reviews/tasks/{task}", f"/reviews/tasks/{task}/decline"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "Page not found" in answer.text
+
+
+def test_the_question_box_is_revealed_under_the_ask_a_question_choice(world: World, client: TestClient) -> None:
+    """A GOV.UK conditional reveal: hidden by the script until that radio is chosen; shown without the script."""
+    idea = world.screened()
+    task = world.task_of(idea, "r1")
+    signed_in(world, client, "r1")
+    page = client.get(f"/reviews/tasks/{task}").text
+    radio = re.search(r'<input[^>]*id="recommendation-needs_info"[^>]*>', page)
+    assert radio
+    assert 'data-aria-controls="conditional-question"' in radio[0]
+    box = re.search(r'<div class="([^"]*)" id="conditional-question">(.*?)</textarea>', page, re.S)
+    assert box
+    assert box[1] == "govuk-radios__conditional govuk-radios__conditional--hidden"
+    assert 'name="question"' in box[2]
+    assert page.index('id="recommendation-needs_info"') < box.start() < page.index('id="comment"')
+    # Chosen, and sent without a question: the box is shown open, with its error.
+    form = {"csrf_token": csrf_of(page), "recommendation": "needs_info"}
+    refused = client.post(f"/reviews/tasks/{task}", data=form, follow_redirects=False).text
+    box = re.search(r'<div class="([^"]*)" id="conditional-question">(.*?)</textarea>', refused, re.S)
+    assert box
+    assert box[1] == "govuk-radios__conditional"
+    assert "Write the question for the submitter" in box[2]
+
+
 def test_a_reviewer_hands_a_task_back_through_the_pages(world: World, client: TestClient) -> None:
     idea = world.screened()
     task = world.task_of(idea, "r2")
@@ -468,8 +500,36 @@ def test_a_reviewer_hands_a_task_back_through_the_pages(world: World, client: Te
     )
     assert done.status_code == 303
     assert world.tasks(idea)["r2"] == "declined"
-    assert "another reviewer will be given it" in client.get(done.headers["location"]).text
+    told = client.get(done.headers["location"]).text
+    assert "another reviewer will be given it" in told
+    assert "administrators" not in told
     assert client.get("/reviews/tasks/987654").status_code == 404
+
+
+def test_a_reviewer_who_hands_back_a_task_nobody_else_can_take_is_told_the_administrators_will_find_someone(
+    world: World, client: TestClient
+) -> None:
+    idea = world.screened()
+    for name in ("r1", "r3"):  # r3, then r4, take it over; after r4 nobody is left
+        with world.session() as session:
+            handlers.decline_task(
+                session, world.task_of(idea, name), "Busy", reviewer=world.who(name), settings=world.settings
+            )
+    task = world.task_of(idea, "r4")
+    signed_in(world, client, "r4")
+    page = client.get(f"/reviews/tasks/{task}/decline")
+    done = client.post(
+        f"/reviews/tasks/{task}/decline",
+        data={"csrf_token": csrf_of(page.text), "reason": "Conflict of interest"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert world.tasks(idea)["r4"] == "declined"
+    told = client.get(done.headers["location"]).text
+    assert "we have told the administrators and they will find someone" in told
+    assert "another reviewer will be given it" not in told
+    (escalated,) = world.events(idea, "review.escalated.v1")  # what "told" means: the administrators' alert
+    assert escalated["reason"] == "declined"
 
 
 def test_reminders_and_escalations_are_in_the_idea_timeline_that_administrators_see(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import html
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -33,10 +34,14 @@ from infra import people
 from infra.app import create_app
 from infra.composition import Runtime
 from infra.signin import use_link
+from services.intake.handlers import submit_idea
+from services.intake.schemas import Submission
 from services.notify.handlers import handle_event, notifier_for
+from services.review.handlers import screen_idea
 from shared.clock import utcnow
 from shared.config import Settings, load_settings
-from shared.db.models import Notification, OutboxMessage, Person, SignInLink, StaffSession
+from shared.contracts.events import IdeaReceivedV1
+from shared.db.models import Notification, OutboxMessage, Person, ReviewTask, SignInLink, StaffSession
 from shared.db.uow import unit_of_work
 from shared.web.deps import SESSION_COOKIE, hash_token
 from shared.web.signing import sign_in_token
@@ -45,6 +50,15 @@ SUBJECT = "Your link to sign in to Ideahub"
 REFUSED = "This link has been used or has expired"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _LINK = re.compile(r"(https?://\S+/sign-in/[A-Za-z0-9_.-]+)")
+_SIGNED_IN_AS = re.compile(r'id="signed-in-as-name"><span class="govuk-visually-hidden">Signed in as </span>([^<]+)<')
+SIGN_IN_FIRST = "/sign-in?next=%2Fstaff"  # where a browser that is not signed in is sent from /staff
+
+
+def signed_in_as(page: httpx.Response) -> str | None:
+    """The name in the page's header, if it shows a signed-in person."""
+    assert page.status_code == 200, page.status_code
+    found = _SIGNED_IN_AS.search(page.text)
+    return found[1] if found else None
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -174,12 +188,13 @@ def test_the_emailed_link_signs_in_once_and_opening_it_does_not_use_it(stack) ->
             assert ">Sign in</button>" in opened.text
         (link,) = [row for row in site.links() if row.used_at is None and path.split("/")[-1].startswith(row.id.hex)]
 
+        assert signed_in_as(opened) is None
         signed_in = browser.post(path, data={"csrf_token": csrf_of(opened)})
         assert signed_in.status_code == 303
         assert signed_in.headers["location"] == "/staff"
         home = browser.get("/staff")
-        assert home.status_code == 200
-        assert "Signed in as Rhona Reviewer, Reviewer" in home.text
+        assert (home.status_code, home.headers["location"]) == (303, "/reviews")  # a reviewer's work
+        assert signed_in_as(browser.get("/reviews")) == "Rhona Reviewer"
         assert browser.get("/api/v1/reviews/tasks").json() == []  # the API knows the browser too
 
         again = browser.post(path, data={"csrf_token": csrf_of(opened)})
@@ -236,6 +251,89 @@ def test_concurrent_uses_of_one_link_start_one_session(stack) -> None:  # type: 
         assert sessions == 1
     finally:
         site.close()
+
+
+# --- back to the page asked for -------------------------------------------------------------------------------------
+
+
+def review_task_for(site: Site, address: str) -> int:
+    """A screened idea's review task, given to the only reviewer there is: the one with this address."""
+    with unit_of_work(site.runtime.session_factory) as session:
+        created = submit_idea(
+            session,
+            Submission(title="Quieter wards at night", problem="P", idea="I", email="nadia@example.gov.uk"),
+            channel="api",
+            departments=site.settings.departments,
+        )
+    with unit_of_work(site.runtime.session_factory) as session:
+        payload = session.scalar(
+            select(OutboxMessage.payload).where(
+                OutboxMessage.idea_id == created.id, OutboxMessage.event_type == "idea.received.v1"
+            )
+        )
+    assert payload is not None
+    with unit_of_work(site.runtime.session_factory) as session:
+        screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=site.settings)
+    with unit_of_work(site.runtime.session_factory) as session:
+        task_id = session.scalar(
+            select(ReviewTask.id)
+            .join(Person, Person.id == ReviewTask.reviewer_id)
+            .where(ReviewTask.idea_id == created.id, Person.email == address)
+        )
+    assert task_id is not None
+    site.notify()
+    site.new_mail_to(address)  # "You have a new idea to review": read, so that the next email is the link
+    return task_id
+
+
+def test_a_signed_out_visitor_to_a_staff_page_signs_in_and_lands_on_it(site: Site) -> None:
+    address = site.person("reviewer", name="Rhona Reviewer")
+    wanted = f"/reviews/tasks/{review_task_for(site, address)}?from=email"
+    browser = site.browser()
+
+    sent = browser.get(wanted)
+    assert sent.status_code == 303
+    to = urlsplit(sent.headers["location"])
+    assert (to.path, parse_qs(to.query)) == ("/sign-in", {"next": [wanted]})
+    form = browser.get(sent.headers["location"])
+    assert f'<input type="hidden" name="next" value="{html.escape(wanted)}">' in form.text
+    asked = browser.post("/sign-in", data={"csrf_token": csrf_of(form), "email": address, "next": wanted})
+    assert asked.status_code == 200
+    (link,) = site.links()
+    assert link.next_path == wanted
+
+    signed_in = site.sign_in(browser, site.emailed_link(address))
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, wanted)
+    page = browser.get(wanted)
+    assert page.status_code == 200
+    assert "Quieter wards at night" in page.text
+
+
+@pytest.mark.parametrize(
+    "hostile", ["//evil.example", "https://evil.example", "/\\evil.example", "/\t/evil.example", "javascript:alert(1)"]
+)
+def test_a_next_page_on_another_site_is_ignored_and_sign_in_ends_on_staff(site: Site, hostile: str) -> None:
+    address = site.person("sponsor")
+    browser = site.browser()
+    form = browser.get("/sign-in", params={"next": hostile})
+    assert 'name="next"' not in form.text
+    asked = browser.post("/sign-in", data={"csrf_token": csrf_of(form), "email": address, "next": hostile})
+    assert asked.status_code == 200
+    (link,) = site.links()
+    assert link.next_path is None
+    signed_in = site.sign_in(browser, site.emailed_link(address))
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/staff")
+
+
+def test_a_stored_next_page_is_checked_again_when_the_link_is_used(site: Site) -> None:
+    """Whatever put it in the database, a link does not send its person to another site."""
+    address = site.person("admin")
+    browser = site.browser()
+    site.ask(browser, address)
+    path = site.emailed_link(address)
+    site.execute(update(SignInLink).values(next_path="//evil.example/staff"))
+    signed_in = site.sign_in(browser, path)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/staff")
 
 
 # --- what is refused ------------------------------------------------------------------------------------------------
@@ -386,7 +484,7 @@ def test_the_session_cookie_is_httponly_samesite_lax_and_secure_when_the_site_is
         flags = {part.strip().lower() for part in session_cookie_header(signed_in).split(";")[1:]}
         assert {"httponly", "samesite=lax", "path=/", f"max-age={8 * 3600}"} <= flags
         assert ("secure" in flags) is secure
-        assert browser.get("/staff").status_code == 200
+        assert browser.get("/reviews").status_code == 200
     finally:
         site.close()
 
@@ -395,7 +493,7 @@ def test_a_session_ends_when_it_expires_and_when_its_browser_signs_out(site: Sit
     address = site.person("sponsor", name="Sofia Sponsor")
     browser = site.browser()
     cookie = site.signed_in(browser, address)
-    assert "Signed in as Sofia Sponsor, Sponsor" in browser.get("/staff").text
+    assert signed_in_as(browser.get("/staff")) == "Sofia Sponsor"
 
     site.execute(
         update(StaffSession)
@@ -403,8 +501,8 @@ def test_a_session_ends_when_it_expires_and_when_its_browser_signs_out(site: Sit
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
     expired = browser.get("/staff")
-    assert expired.status_code == 401
-    assert "Sign in to see this page" in expired.text
+    assert (expired.status_code, expired.headers["location"]) == (303, SIGN_IN_FIRST)
+    assert signed_in_as(browser.get("/sign-in")) is None
     assert browser.get("/api/v1/offers").status_code == 401
 
     cookie = site.signed_in(browser, address)
@@ -424,7 +522,7 @@ def test_a_session_ends_when_it_expires_and_when_its_browser_signs_out(site: Sit
             select(StaffSession.revoked_at).where(StaffSession.token_hash == hash_token(cookie))
         )
     assert revoked_at is not None
-    assert copy.get("/staff").status_code == 401
+    assert copy.get("/staff").headers["location"] == SIGN_IN_FIRST
     assert copy.get("/api/v1/offers").status_code == 401
 
 
@@ -434,10 +532,10 @@ def test_signing_in_again_in_a_browser_ends_its_earlier_session(site: Site) -> N
     earlier = site.signed_in(browser, first)
     copy = site.browser()
     copy.cookies.set(SESSION_COOKIE, earlier)
-    assert "Signed in as Rhona Reviewer, Reviewer" in copy.get("/staff").text
+    assert signed_in_as(copy.get("/reviews")) == "Rhona Reviewer"
     site.signed_in(browser, second)
-    assert "Signed in as Alex Admin, Administrator" in browser.get("/staff").text
-    assert copy.get("/staff").status_code == 401
+    assert signed_in_as(browser.get("/staff")) == "Alex Admin"
+    assert copy.get("/reviews").headers["location"] == "/sign-in?next=%2Freviews"
 
 
 def test_revoking_a_person_ends_their_tokens_sessions_and_unused_links_at_once(site: Site) -> None:
@@ -458,7 +556,7 @@ def test_revoking_a_person_ends_their_tokens_sessions_and_unused_links_at_once(s
     refused = script.get("/api/v1/admin/notifications", headers=bearer)
     assert refused.status_code == 401
     assert refused.json() == {"error": "that token is not valid"}
-    assert browser.get("/staff").status_code == 401
+    assert browser.get("/staff").headers["location"] == SIGN_IN_FIRST
     assert browser.get("/api/v1/admin/notifications").status_code == 401
     assert pending_browser.get(pending).status_code == 400
     assert script.get("/api/v1/admin/notifications", headers=other_bearer).status_code == 200  # nobody else's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,84 @@ def test_a_hostile_reviewer_comment_is_escaped_in_the_html_of_a_rejection() -> N
     assert comment in text
     assert "<img" not in html
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+
+
+# --- line breaks in the text part -----------------------------------------------------------------------------------
+
+# For each message, the contexts that take every other side of its `{% if %}`s (the layout's recipient
+# name and the submitter footer's `optional` are varied for every message).
+BRANCHES: dict[str, list[dict[str, Any]]] = {
+    "admin/idea_unmatched": [{"reason": None}],
+    "admin/notification_failed": [{"state": "unconfirmed"}, {"state": "unconfirmed", "channel": "webhook"}],
+    "admin/review_escalated": [
+        {"declined": True},
+        {"late_reviewer_name": None},
+        {"replacement_name": None},
+        {"declined": True, "late_reviewer_name": None, "replacement_name": None},
+    ],
+    "reviewer/review_assigned": [{"department": None}, {"theme": None}, {"department": None, "theme": None}],
+    "reviewer/review_resumed": [{"answer": None}],
+    "sponsor/offer_made": [{"reasons": []}, {"reasons": ["Same department.", "Has room for one more."]}],
+    "submitter/closed": [{"summary": None}],
+    "submitter/duplicate": [{"reason": None}],
+    "submitter/implemented": [{"summary": None}],
+    "submitter/incubating": [{"sponsor_name": None}],
+    "submitter/matching": [{"reasons": []}],
+    "submitter/milestone_reached": [{"milestone_title": None}],
+    "submitter/needs_info": [{"question": None}],
+    "submitter/question_reminder": [{"question": None}],
+    "submitter/received": [{"attachments_refused": ["virus.exe (this type of file is not accepted)", "b.pdf (big)"]}],
+    "submitter/rejected": [{"reasons": []}],
+    "submitter/withdrawn": [{"reason": None}],
+}
+# A sentence's end run into the next one: "deadline:\"Text..." or "it.We..." on one line.
+_JOINED = re.compile(r'[.:!?]"?[A-Z]')
+_CONDITION = re.compile(r"{%-?\s*(?:el)?if\s+(?:not\s+)?(\w+)")
+
+
+def variants(name: str) -> list[dict[str, Any]]:
+    base = [{}, *BRANCHES.get(name, [])]
+    people = [{**changes, "recipient_name": None} for changes in base]
+    optional = (
+        [{**changes, "optional": not CONTEXTS[name]["optional"]} for changes in base]
+        if "optional" in CONTEXTS[name]
+        else []
+    )
+    return base + people + optional
+
+
+def test_every_condition_of_a_message_s_text_part_is_taken_both_ways_below() -> None:
+    """A new `{% if %}` in a template needs its other side in BRANCHES, so that the next test renders it."""
+    missing = []
+    for name in NAMES:
+        conditions = set(_CONDITION.findall((TEMPLATES / f"{name}.txt").read_text(encoding="utf-8")))
+        varied = {key for changes in BRANCHES.get(name, []) for key in changes}
+        missing += [f"{name}: {condition}" for condition in sorted(conditions - varied)]
+    assert not missing, f"add contexts to BRANCHES that change these: {missing}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_text_part_keeps_every_line_break_in_every_branch(name: str) -> None:
+    for changes in variants(name):
+        _, text, _ = rendered(name, **changes)
+        for line in text.splitlines():
+            joined = _JOINED.search(line)
+            assert joined is None, f"{name} with {changes}: a line break is lost in {line!r}"
+
+
+@pytest.mark.parametrize(
+    ("changes", "opening"),
+    [
+        ({}, "A review of this idea has passed its deadline:"),
+        ({"declined": True}, "A reviewer handed back their review of this idea:"),
+    ],
+)
+def test_an_escalated_review_names_the_idea_on_its_own_line(changes: dict[str, Any], opening: str) -> None:
+    _, text, _ = rendered("admin/review_escalated", **changes)
+    lines = text.splitlines()
+    start = lines.index(opening)
+    assert lines[start + 1] == f'"{TITLE}" ({REFERENCE})'
+    assert lines[start + 2 : start + 5] == ["", "The reviewer was Rhona Reviewer.", ""]
 
 
 # --- the email ----------------------------------------------------------------------------------------------------

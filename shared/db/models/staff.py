@@ -54,6 +54,7 @@ class SignInLink(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    next_path: Mapped[str | None] = mapped_column(String(500))  # where to go once signed in
 
 
 class StaffSession(Base):
