@@ -49,7 +49,7 @@ _texts: Texts | None = None
 
 def idea_text(index: int) -> tuple[str, str, str, str]:
     """Idea `index`'s department, title, problem and proposal: the same for the same index in every run."""
-    global _texts  # noqa: PLW0603 - the vocabulary is built once, on first use
+    global _texts
     if _texts is None:
         _texts = Texts(seed=0)
     if index % COPY_EVERY == COPY_EVERY - 1 and index >= COPY_EVERY:

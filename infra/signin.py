@@ -39,9 +39,9 @@ from shared.contracts.events import SignInRequestedV1
 from shared.db.models import Person, SignInLink, StaffSession
 from shared.logging import get_logger
 from shared.principal import ROLES, Principal
+from shared.signing import BadSignature, sign_in_link_id
 from shared.web import pages
 from shared.web.deps import SESSION_COOKIE, hash_token, require, settings_of, uow, within_rate_limit
-from shared.web.signing import BadSignature, sign_in_link_id
 
 log = get_logger("ideahub.signin")
 

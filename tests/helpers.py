@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 def start_component(data_dir: Path, log_name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """Run `ideahub ARGS...` as a real process, its output appended to DATA_DIR/LOG_NAME.log."""
-    log = open(data_dir / f"{log_name}.log", "ab")  # noqa: SIM115 - closed with the process
+    log = open(data_dir / f"{log_name}.log", "ab")
     return subprocess.Popen(
         [sys.executable, "-m", "infra.cli", *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )

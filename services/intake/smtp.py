@@ -50,7 +50,7 @@ class IntakeHandler:
         self.in_flight = 0
         self._lock = threading.Lock()
 
-    async def handle_MAIL(  # noqa: N802 - aiosmtpd's name
+    async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
         sender = address.strip("<>").lower()
@@ -63,7 +63,7 @@ class IntakeHandler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if address.strip("<>").lower() != self.intake:
@@ -77,7 +77,7 @@ class IntakeHandler:
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or b""
         work = functools.partial(
             mail.take_in, self.session_factory, raw, settings=self.settings, envelope_from=envelope.mail_from

@@ -198,7 +198,7 @@ class Notifier:
     def backoff(self, attempts: int) -> timedelta:
         """Exponential, capped, with a tenth of jitter so that retries of one outage spread out."""
         base = self.settings.notify_retry_seconds * 2 ** (attempts - 1)
-        seconds = min(base, self.settings.notify_retry_max_seconds) * random.uniform(0.9, 1.1)  # noqa: S311
+        seconds = min(base, self.settings.notify_retry_max_seconds) * random.uniform(0.9, 1.1)
         return timedelta(seconds=seconds)
 
     def deliver(self, notification_id: int) -> str | None:

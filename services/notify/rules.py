@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from shared.config import Settings
 from shared.contracts import events as ev
 from shared.db.models import Idea, NotificationPreference, Offer, OfferState, Person
-from shared.web.signing import sign_in_token
+from shared.signing import sign_in_token
 
 # Statuses whose message needs the submitter's action: sent even when they stopped optional mail.
 REQUIRED_STATUSES = frozenset({"needs_info"})

@@ -122,3 +122,13 @@ def test_the_walk_allows_imports_of_shared_and_of_the_service_itself(tmp_path):
     )
     write(tmp_path, "shared/helpers.py", "from shared.db import models\nfrom . import errors\n")
     assert boundary_violations(tmp_path) == []
+
+
+def test_a_worker_imports_no_web_framework():
+    """Handlers take a `shared.principal.Principal`, not the web layer's: a worker process never loads FastAPI."""
+    probe = (
+        "import sys, infra.composition, shared.worker.stage, services.notify.worker; "
+        "print(sorted(m for m in ('fastapi', 'starlette', 'shared.web') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout

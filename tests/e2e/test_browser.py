@@ -34,9 +34,9 @@ from shared.db.migrate import upgrade
 from shared.db.models import Idea, OutboxMessage, Person, ReviewTask, SignInLink
 from shared.db.uow import unit_of_work
 from shared.principal import Principal
+from shared.signing import sign_in_token
 from shared.web import pages
 from shared.web.deps import SESSION_COOKIE
-from shared.web.signing import sign_in_token
 from tests.conftest import free_port, unavailable
 from tests.e2e import axe
 from tests.helpers import start_component, wait_for

@@ -50,7 +50,7 @@ def run(folder: Path, port: int, *args: str) -> str:
 
 
 def start_up(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    log = open(folder / "up.log", "ab")  # noqa: SIM115 - closed with the process
+    log = open(folder / "up.log", "ab")
     process = ideahub(folder, port, "up", stdout=log, stderr=subprocess.STDOUT)
     wait_for(lambda: _healthy(port) or process.poll() is not None, timeout=90, what="ideahub up to answer /healthz")
     assert process.poll() is None, (folder / "up.log").read_text()[-3000:]

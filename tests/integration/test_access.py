@@ -47,9 +47,9 @@ from shared.clock import utcnow
 from shared.config import Settings, load_settings
 from shared.db.models import OutboxMessage, SignInLink
 from shared.db.uow import unit_of_work
+from shared.signing import sign_in_token
 from shared.web.csrf import COOKIE as CSRF_COOKIE
 from shared.web.deps import CSRF_HEADER, SESSION_COOKIE
-from shared.web.signing import sign_in_token
 
 CALLERS = ("anonymous", "submitter", "reviewer", "sponsor", "admin")
 STAFF = {"reviewer": "reviewer", "sponsor": "sponsor", "admin": "admin"}  # caller -> role

@@ -113,7 +113,7 @@ def test_deliveries_that_arrive_while_one_is_handled_are_handled_together_and_ea
         try:
             group(payloads[n])
             outcomes[n] = None
-        except BaseException as exc:  # noqa: BLE001 - the test reports it
+        except BaseException as exc:
             outcomes[n] = exc
 
     first = threading.Thread(target=deliver, args=(0,))

@@ -73,7 +73,7 @@ class ScriptedInbox:
         self.raw: list[bytes] = []  # each accepted message's DATA, as it came over the wire
         self.lock = threading.Lock()
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if address.lower() in self.refused_recipients:
@@ -81,7 +81,7 @@ class ScriptedInbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             if self.drops:
                 self.drops -= 1
@@ -174,7 +174,7 @@ class HookServer(ThreadingHTTPServer):
 class HookHandler(BaseHTTPRequestHandler):
     server: HookServer
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with self.server.lock:
             self.server.requests.append(HookRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
@@ -183,7 +183,7 @@ class HookHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

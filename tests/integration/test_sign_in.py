@@ -43,8 +43,8 @@ from shared.config import Settings, load_settings
 from shared.contracts.events import IdeaReceivedV1
 from shared.db.models import Notification, OutboxMessage, Person, ReviewTask, SignInLink, StaffSession
 from shared.db.uow import unit_of_work
+from shared.signing import sign_in_token
 from shared.web.deps import SESSION_COOKIE, hash_token
-from shared.web.signing import sign_in_token
 
 SUBJECT = "Your link to sign in to Ideahub"
 REFUSED = "This link has been used or has expired"

@@ -25,10 +25,10 @@ from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.models import SignInLink
 from shared.db.uow import unit_of_work
+from shared.signing import sign_in_token
 from shared.web import pages
 from shared.web.csrf import COOKIE as CSRF_COOKIE
 from shared.web.deps import SESSION_COOKIE
-from shared.web.signing import sign_in_token
 
 # What Chromium and Firefox send when they open a page.
 CHROME = (

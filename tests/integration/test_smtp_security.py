@@ -28,7 +28,7 @@ class Inbox:
         self.messages: list[bytes] = []
         self.logins: list[tuple[bytes, bool]] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.messages.append(envelope.content)  # type: ignore[attr-defined]
         return "250 OK"
 

@@ -26,7 +26,7 @@ from shared.config import Settings, load_settings
 from shared.contracts import events as ev
 from shared.db.models import Idea, Offer, Person
 from shared.db.uow import unit_of_work
-from shared.web.signing import sign_in_link_id
+from shared.signing import sign_in_link_id
 
 TITLE = "Text reminders for clinic appointments"
 SUBMITTER_NAME = "Nadia Nurse"

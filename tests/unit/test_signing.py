@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.web.signing import BadSignature, Expired, sign, sign_in_link_id, sign_in_token, unsign
+from shared.signing import BadSignature, Expired, sign, sign_in_link_id, sign_in_token, unsign
 
 SECRET = "a-secret-key-for-tests-only"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
