@@ -18,7 +18,8 @@ from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import ApiToken, Person, SignInLink, StaffSession
 from shared.db.uow import unit_of_work
-from shared.web.deps import ROLES, hash_token, new_token
+from shared.principal import ROLES
+from shared.web.deps import hash_token, new_token
 
 
 class PeopleError(Exception):
