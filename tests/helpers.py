@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,61 @@ def start_component(data_dir: Path, log_name: str, env: dict[str, str], *args: s
     return subprocess.Popen(
         [sys.executable, "-m", "infra.cli", *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )
+
+
+# What each command logs once it is at work: the relay publishing, a worker consuming and sweeping.
+READY_EVENTS = {"relay": "relay.started", "worker": "worker.started"}
+
+
+def start_ready(
+    data_dir: Path, log_name: str, env: dict[str, str], *args: str, timeout: float = 120.0
+) -> subprocess.Popen[bytes]:
+    """`start_component`, returning only once the process has logged that it is at work (`READY_EVENTS`).
+
+    A process takes half a second to start on an idle machine and many seconds on a loaded one, so a
+    test must not let a deadline run while one starts: it starts the clock (makes the idea or offer,
+    or sets the deadline) after this returns. `timeout` bounds a start that never ends, not a slow one.
+    """
+    log_path = data_dir / f"{log_name}.log"
+    start = log_path.stat().st_size if log_path.exists() else 0
+    process = start_component(data_dir, log_name, env, *args)
+    marker = READY_EVENTS[args[0]]
+
+    def ready() -> bool:
+        code = process.poll()
+        if code is not None:
+            raise AssertionError(f"{log_name} exited with {code} before it was ready:\n{_tail(log_path, start)}")
+        return marker in logged_events(log_path, start)
+
+    try:
+        wait_for(ready, timeout=timeout, what=f"{log_name} to log {marker}")
+    except BaseException:
+        process.kill()  # not left running behind the failure
+        process.wait(timeout=30)
+        raise
+    return process
+
+
+def logged_events(log_path: Path, start: int = 0) -> list[str]:
+    """The `event` of each JSON line a component logged after byte `start` of its log."""
+    with open(log_path, "rb") as log:
+        log.seek(start)
+        lines = log.read().splitlines()
+    events = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a traceback, or a line not yet complete
+        if isinstance(record, dict) and "event" in record:
+            events.append(str(record["event"]))
+    return events
+
+
+def _tail(log_path: Path, start: int) -> str:
+    with open(log_path, "rb") as log:
+        log.seek(start)
+        return log.read().decode(errors="replace")[-4000:]
 
 
 @contextmanager
