@@ -111,6 +111,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     api_docs.install(app)  # before /assets, which would otherwise answer for /assets/swagger-ui too
     pages.mount_assets(app, settings)
 
+    _answer_errors(app)
+    app.add_middleware(RequestMetrics)
+    _ops_routes(app, runtime)
+    return app
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """One error format for the whole app: JSON for scripts, a GOV.UK page for browsers (`_error`)."""
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         fields = [
@@ -155,7 +164,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         log.exception("http.unexpected_error")
         return await _error(request, 500, "something went wrong on our side; it has been logged")
 
-    app.add_middleware(RequestMetrics)
+
+def _ops_routes(app: FastAPI, runtime: Runtime) -> None:
+    """Liveness, readiness (the database and the broker answer) and Prometheus metrics."""
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -179,5 +190,3 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     @app.get("/metrics", tags=["ops"])
     def metrics_endpoint() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
-
-    return app

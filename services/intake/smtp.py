@@ -50,9 +50,7 @@ class IntakeHandler:
         self.in_flight = 0
         self._lock = threading.Lock()
 
-    async def handle_MAIL(
-        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
-    ) -> str:
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]) -> str:
         sender = address.strip("<>").lower()
         if sender and self.domains:
             domain = sender.rpartition("@")[2]
@@ -63,9 +61,7 @@ class IntakeHandler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if address.strip("<>").lower() != self.intake:
             return f"550 5.1.1 This server takes mail for {self.intake} only"
         if not envelope.rcpt_tos:  # once a message, when it is certain to be ours

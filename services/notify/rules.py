@@ -211,6 +211,14 @@ class Rules:
         return intents
 
     def _people(self, event: ev.EventBase) -> list[Intent]:
+        """Who is told of this event: the submitter (or a sender), the staff doing the work, or administrators."""
+        for audience in (self._for_submitters, self._for_staff, self._for_administrators):
+            intents = audience(event)
+            if intents is not None:
+                return intents
+        return []
+
+    def _for_submitters(self, event: ev.EventBase) -> list[Intent] | None:
         match event:
             case ev.IdeaReceivedV1():
                 return self._submitter(
@@ -220,12 +228,20 @@ class Rules:
                 # Whoever sent the message: not (yet) anyone's idea, so no status link and no name.
                 context = {"title": event.subject, "reason": event.reason}
                 return [Intent("sender", "sender/not_accepted", event.to, None, context)]
-            case ev.SignInRequestedV1():
-                return self._sign_in(event)
             case ev.IdeaStatusChangedV1():
                 return self._status_changed(event)
             case ev.MilestoneReachedV1():
                 return self._submitter(event, "milestone_reached", milestone_title=event.title)
+            case ev.QuestionReminderV1():
+                return self._submitter(
+                    event, "question_reminder", optional=False, question=event.question, due_at=when(event.due_at)
+                )
+        return None
+
+    def _for_staff(self, event: ev.EventBase) -> list[Intent] | None:
+        match event:
+            case ev.SignInRequestedV1():
+                return self._sign_in(event)
             case ev.ReviewAssignedV1():
                 return self._staff(event, "reviewer", "review_assigned", event.reviewer_id, self._task(event))
             case ev.ReviewReminderV1():
@@ -244,16 +260,16 @@ class Rules:
             case ev.ReviewResumedV1():
                 context = self._task(event) | {"question": event.question, "answer": event.answer}
                 return self._staff(event, "reviewer", "review_resumed", event.reviewer_id, context)
-            case ev.QuestionReminderV1():
-                return self._submitter(
-                    event, "question_reminder", optional=False, question=event.question, due_at=when(event.due_at)
-                )
             case ev.OfferMadeV1():
                 return self._staff(
                     event, "sponsor", "offer_made", event.sponsor_id, self._offer(event) | {"reasons": event.reasons}
                 )
             case ev.OfferReminderV1():
                 return self._staff(event, "sponsor", "offer_reminder", event.sponsor_id, self._offer(event))
+        return None
+
+    def _for_administrators(self, event: ev.EventBase) -> list[Intent] | None:
+        match event:
             case ev.NotificationFailedV1():
                 if event.template.startswith("admin/"):  # telling administrators that telling them failed would loop
                     return []
@@ -274,7 +290,7 @@ class Rules:
                     error=event.error,
                     failed_message_id=event.failed_message_id,
                 )
-        return []
+        return None
 
     def _status_changed(self, event: ev.IdeaStatusChangedV1) -> list[Intent]:
         status = event.to_status
