@@ -7,6 +7,7 @@ Errors are JSON, `{"error": ...}`, except for a browser asking for a page (not u
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,7 +30,7 @@ from services.notify.web import router as notify_pages
 from services.review.api import router as review_router
 from services.review.web import router as review_pages
 from shared.config import Settings
-from shared.errors import Conflict, IllegalTransition, NotFound, PermanentError, StaleStatus
+from shared.errors import Conflict, IllegalTransition, InvalidField, NotFound, PermanentError, StaleStatus
 from shared.logging import get_logger
 from shared.ratelimit import RateLimiter
 from shared.web import pages
@@ -69,7 +70,7 @@ class RequestMetrics:
 
 
 async def _error(
-    request: Request, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> Response:
     if pages.wants_html(request):
         # In a worker thread, like any page: the header asks the database who is signed in.
@@ -147,12 +148,13 @@ def _answer_errors(app: FastAPI) -> None:
     async def stale(request: Request, exc: StaleStatus) -> Response:
         return await _error(request, 409, f"{exc}; reload and try again")
 
+    @app.exception_handler(InvalidField)
+    async def invalid_field(request: Request, exc: InvalidField) -> Response:
+        fields = [{"field": exc.field, "message": exc.message}]
+        return await _error(request, 422, "the request is not valid", fields=fields)
+
     @app.exception_handler(PermanentError)
     async def refused(request: Request, exc: PermanentError) -> Response:
-        field = getattr(exc, "field", None)
-        if field:
-            fields = [{"field": field, "message": exc.message}]  # type: ignore[attr-defined]
-            return await _error(request, 422, "the request is not valid", fields=fields)
         return await _error(request, 422, str(exc))
 
     @app.exception_handler(StarletteHTTPException)

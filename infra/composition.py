@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import dramatiq
 from kombu import Queue
@@ -91,7 +92,7 @@ class Runtime:
     def routes(self) -> list[Route]:
         return declare.routes(all_subscriptions(), self.settings)
 
-    def register_stages(self, stages: list[str]) -> list[dramatiq.Actor]:  # type: ignore[type-arg]
+    def register_stages(self, stages: list[str]) -> list[dramatiq.Actor[Any, Any]]:
         return stage.register(
             self.broker, stage_actors(stages), self.session_factory, declare.StageContext(self.settings)
         )

@@ -4,6 +4,7 @@ their email is not registered, an idea when its demo source key has made none.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ from shared.config import Settings
 from shared.db.models import Person
 from shared.db.uow import unit_of_work
 
-PEOPLE = [
+PEOPLE: list[dict[str, Any]] = [
     dict(email="rita.reviewer@example.gov.uk", name="Rita Reviewer", role="reviewer", department="Health"),
     dict(email="raj.reviewer@example.gov.uk", name="Raj Reviewer", role="reviewer", department="Housing"),
     dict(

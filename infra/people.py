@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Update, select, update
@@ -56,9 +56,9 @@ def _session(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
-def add(settings: Settings, **fields: object) -> int:
+def add(settings: Settings, **fields: Any) -> int:
     try:
-        person = NewPerson(**fields)  # type: ignore[arg-type]
+        person = NewPerson(**fields)
     except ValidationError as exc:
         raise PeopleError(
             "; ".join(f"{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())

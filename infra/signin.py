@@ -37,6 +37,7 @@ from shared.clock import utcnow
 from shared.config import Settings
 from shared.contracts.events import SignInRequestedV1
 from shared.db.models import Person, SignInLink, StaffSession
+from shared.db.states import claim
 from shared.logging import get_logger
 from shared.principal import ROLES, Principal
 from shared.signing import BadSignature, sign_in_link_id
@@ -137,13 +138,13 @@ def destination(session: Session, link_id: uuid.UUID) -> str:
 
 def end_session(session: Session, cookie: str, *, now: datetime) -> bool:
     """Revoke the session a cookie names; False if there was none to revoke."""
-    revoked = session.execute(
-        update(StaffSession)
-        .where(StaffSession.token_hash == hash_token(cookie), StaffSession.revoked_at.is_(None))
+    sessions = StaffSession.__table__
+    revoke = (
+        sessions.update()
+        .where(sessions.c.token_hash == hash_token(cookie), sessions.c.revoked_at.is_(None))
         .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    return bool(revoked)
+    )
+    return claim(session, revoke) == 1
 
 
 # Pages

@@ -7,6 +7,15 @@ class PermanentError(Exception):
     """Retrying cannot help (bad data, a refused transition): record it for administrators."""
 
 
+class InvalidField(PermanentError):
+    """Input that breaks a rule the request model could not check (answered as 422 naming the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 class NotFound(PermanentError):
     pass
 

@@ -125,7 +125,7 @@ def notifications(title: str, rows: Sequence[NotificationView], *, width: int, w
         _short(table, "when (UTC)")
         _text(table, "error", ratio=2)
         for row in rows:
-            cells = [str(row.id), row.idea_reference or ""] if with_idea else [str(row.id)]
+            cells: list[str | Text] = [str(row.id), row.idea_reference or ""] if with_idea else [str(row.id)]
             cells += [Text(row.recipient), row.channel, row.template, row.state, str(row.attempts), sent[row.id]]
             table.add_row(*cells, Text(brief(row.error)))
         return table

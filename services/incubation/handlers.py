@@ -43,7 +43,8 @@ def _incubating(session: Session, reference: str, who: Principal) -> tuple[lifec
     return idea, incubation
 
 
-def add_plan(session: Session, reference: str, plan: PlanIn, *, sponsor: Principal) -> int:
+def add_plan(session: Session, reference: str, plan: PlanIn, *, sponsor: Principal) -> list[int]:
+    """Add milestones (and set the budget and staff days, when given); the new milestones' ids, in order."""
     idea, incubation = _incubating(session, reference, sponsor)
     if plan.budget is not None:
         incubation.budget = plan.budget

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Executable, String, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql
@@ -25,7 +25,7 @@ from services.intake.schemas import (
 from shared import lifecycle
 from shared.bus import outbox
 from shared.clock import utcnow
-from shared.contracts.events import IdeaReceivedV1, Submitter
+from shared.contracts.events import Channel, IdeaReceivedV1, Submitter
 from shared.db.models import (
     QUESTION,
     Attachment,
@@ -38,15 +38,12 @@ from shared.db.models import (
 )
 from shared.db.states import claimed_one
 from shared.db.util import insert_ignore_returning
-from shared.errors import Conflict, NotFound, PermanentError
+from shared.errors import Conflict, InvalidField, NotFound
 from shared.principal import Principal
 
 
-class InvalidSubmission(PermanentError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class InvalidSubmission(InvalidField):
+    """A submission (or an answer) that breaks a rule of intake's."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +154,7 @@ def submit_idea(
     session: Session,
     submission: Submission,
     *,
-    channel: str,
+    channel: Channel,
     departments: list[str],
     source: Source | None = None,
 ) -> Created:
@@ -207,7 +204,7 @@ def submit_idea(
         title=submission.title,
         department=submission.department,
         theme=submission.theme,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         submitter=Submitter(name=submission.name, email=submission.email.lower(), anonymous=submission.anonymous),
         in_reply_to=source.in_reply_to if source else None,
         attachments_refused=list(source.attachments_refused) if source else [],
@@ -265,7 +262,7 @@ def status_view(session: Session, token: str) -> StatusView:
         for h in changes
     ] + [
         HistoryEntry(
-            kind=m.kind,
+            kind="answer" if m.kind == "answer" else "note",
             description="You answered the question" if m.kind == "answer" else "You sent a message",
             at=m.at.isoformat(),
             text=m.body,
@@ -276,7 +273,7 @@ def status_view(session: Session, token: str) -> StatusView:
     status = lifecycle.Status(idea.status)
     question = _open_question(session, idea.id)
     return StatusView(
-        reference=idea.reference or "",
+        reference=idea.reference,
         title=idea.title,
         status=status.value,
         description=lifecycle.DESCRIPTIONS[status],
@@ -294,7 +291,9 @@ def status_view(session: Session, token: str) -> StatusView:
     )
 
 
-def reply(session: Session, idea_id: int, text: str, *, channel: str, answer_only: bool = False) -> str:
+def reply(
+    session: Session, idea_id: int, text: str, *, channel: str, answer_only: bool = False
+) -> Literal["answer", "note"]:
     """The submitter's words about their idea after sending it; returns `answer` or `note`.
 
     With a question open (the idea is `needs_info`) they answer it and the idea goes back to
@@ -361,7 +360,7 @@ def staff_view(session: Session, reference: str, *, viewer: Principal) -> StaffI
     duplicates: list[LikelyDuplicate] = []
     if viewer.role in ("reviewer", "admin"):  # found at screening, for those who judge them
         duplicates = [
-            LikelyDuplicate(reference=row.reference or "", title=row.title, score=row.score, status=row.status)
+            LikelyDuplicate(reference=row.reference, title=row.title, score=row.score, status=row.status)
             for row in session.execute(
                 select(Idea.reference, Idea.title, Idea.status, DuplicateCandidate.score)
                 .join(DuplicateCandidate, DuplicateCandidate.other_idea_id == Idea.id)
@@ -370,7 +369,7 @@ def staff_view(session: Session, reference: str, *, viewer: Principal) -> StaffI
             )
         ]
     return StaffIdeaView(
-        reference=idea.reference or "",
+        reference=idea.reference,
         status=idea.status,
         title=idea.title,
         problem=idea.problem,

@@ -20,7 +20,9 @@ import imaplib
 import re
 import ssl
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -75,7 +77,7 @@ def quoted(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _check(answer: tuple[str, list[object]], what: str) -> list[object]:
+def _check(answer: tuple[str, Sequence[Any]], what: str) -> Sequence[Any]:
     status, data = answer
     if status != "OK":
         raise imaplib.IMAP4.error(f"{what}: {status} {data!r}")
@@ -122,9 +124,10 @@ class Poller:
         try:
             self._ensure_folder(client)
             _check(client.select(quoted(self.mailbox.folder)), "SELECT")
-            (found,) = _check(client.uid("SEARCH", "UNDELETED"), "SEARCH")  # type: ignore[arg-type]
-            uids = (found or b"").split()[:BATCH]  # type: ignore[union-attr]
-            moved: list[bytes] = []
+            (found,) = _check(client.uid("SEARCH", "UNDELETED"), "SEARCH")
+            # UIDs are ASCII digits; imaplib takes its arguments as str.
+            uids = (found.decode("ascii") if isinstance(found, bytes) else "").split()[:BATCH]
+            moved: list[str] = []
             for uid in uids:
                 if stop is not None and stop.is_set():
                     break
@@ -144,9 +147,9 @@ class Poller:
             log.info("imap.polled", taken=result.taken, deferred=result.deferred)
         return result
 
-    def _take(self, client: imaplib.IMAP4, uid: bytes) -> bool:
+    def _take(self, client: imaplib.IMAP4, uid: str) -> bool:
         """Take one message in and move it; False when it stays in the mailbox for now."""
-        data = _check(client.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[HEADER])"), "FETCH")  # type: ignore[arg-type]
+        data = _check(client.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[HEADER])"), "FETCH")
         first = next((item for item in data if isinstance(item, tuple)), None)
         if first is None:
             return False  # gone (another poller took it)
@@ -156,12 +159,12 @@ class Poller:
         sender = self._sender(header)
         wait = self.limiter.take(sender)
         if wait is not None:
-            log.info("imap.rate_limited", retry_in=round(wait), uid=uid.decode())
+            log.info("imap.rate_limited", retry_in=round(wait), uid=uid)
             return False
         if size > self.settings.max_message_bytes:
             raw, full_size = header, size  # not downloaded: refused from its headers
         else:
-            body = _check(client.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")  # type: ignore[arg-type]
+            body = _check(client.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")
             item = next((entry for entry in body if isinstance(entry, tuple)), None)
             if item is None:
                 return False
@@ -169,7 +172,7 @@ class Poller:
         try:
             mail.take_in(self.session_factory, raw, settings=self.settings, size=full_size)
         except Exception:
-            log.exception("imap.take_in_failed", uid=uid.decode())
+            log.exception("imap.take_in_failed", uid=uid)
             return False
         self._move(client, uid)
         return True
@@ -179,18 +182,18 @@ class Poller:
         message = email.message_from_bytes(header, policy=email.policy.compat32)
         return (email.utils.parseaddr(str(message.get("From", "")))[1] or "").lower()
 
-    def _move(self, client: imaplib.IMAP4, uid: bytes) -> None:
+    def _move(self, client: imaplib.IMAP4, uid: str) -> None:
         folder = quoted(self.settings.imap_processed_folder)
         if "MOVE" in client.capabilities:
-            _check(client.uid("MOVE", uid, folder), "MOVE")  # type: ignore[arg-type]
+            _check(client.uid("MOVE", uid, folder), "MOVE")
             return
-        _check(client.uid("COPY", uid, folder), "COPY")  # type: ignore[arg-type]
-        _check(client.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"), "STORE")  # type: ignore[arg-type]
+        _check(client.uid("COPY", uid, folder), "COPY")
+        _check(client.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
 
     @staticmethod
-    def _expunge(client: imaplib.IMAP4, uids: list[bytes]) -> None:
+    def _expunge(client: imaplib.IMAP4, uids: list[str]) -> None:
         if "UIDPLUS" in client.capabilities:  # only ours: another client's \Deleted messages are theirs to expunge
-            _check(client.uid("EXPUNGE", b",".join(uids)), "UID EXPUNGE")  # type: ignore[arg-type]
+            _check(client.uid("EXPUNGE", ",".join(uids)), "UID EXPUNGE")
         else:
             _check(client.expunge(), "EXPUNGE")
 

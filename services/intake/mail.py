@@ -78,11 +78,11 @@ def _can_answer(parsed: Parsed) -> bool:
 
 
 def _refuse(session: Session, parsed: Parsed, reason: str, *, tell: bool = True) -> Outcome:
-    if tell and _can_answer(parsed):
+    if tell and parsed.sender is not None and _can_answer(parsed):
         outbox.emit(
             session,
             MailRefusedV1(
-                to=parsed.sender,  # type: ignore[arg-type]
+                to=parsed.sender,
                 subject=shorten(parsed.subject) or "(no subject)",
                 reason=reason.rstrip("."),
                 in_reply_to=parsed.message_id,
@@ -109,7 +109,7 @@ def _reply(session: Session, parsed: Parsed, reference: str) -> Outcome:
     if len(text) > TEXT_LIMIT:
         return _refuse(session, parsed, f"your reply is too long (at most {TEXT_LIMIT:,} characters)")
     kind = handlers.reply(session, idea.id, text, channel="email")
-    return Outcome(kind, idea_id=idea.id, reference=reference)  # type: ignore[arg-type]
+    return Outcome(kind, idea_id=idea.id, reference=reference)
 
 
 def _idea(session: Session, parsed: Parsed, settings: Settings) -> Outcome:

@@ -11,7 +11,7 @@ from shared import lifecycle
 from shared.bus import outbox
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import EventBase, OfferAnsweredV1, OfferMadeV1
+from shared.contracts.events import IdeaEvent, OfferAnsweredV1, OfferMadeV1
 from shared.db.models import OFFER, Idea, Incubation, Offer, OfferState, Person
 from shared.db.states import claimed_one
 from shared.errors import Conflict, NotFound
@@ -42,7 +42,7 @@ def _candidates(session: Session, idea_id: int) -> list[Candidate]:
     ]
 
 
-def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: EventBase) -> None:
+def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: IdeaEvent) -> None:
     """Offer the idea to the best sponsor not yet asked, or mark it unmatched after `max_offers`."""
     idea_state = lifecycle.load(session, idea_id)
     if idea_state.status is not Status.MATCHING:

@@ -276,7 +276,7 @@ class Notifier:
                         notification_id=row.id,
                         channel=row.channel,
                         template=row.template,
-                        state=state.value,
+                        state="failed" if state is State.FAILED else "unconfirmed",
                         error=error[:500],
                     ),
                 )

@@ -152,7 +152,21 @@ def _view(row: Any, *, reveal: bool) -> NotificationView:
     recipient = row.recipient
     if not reveal and row.audience == "submitter" and row.anonymous:
         recipient = "the submitter (anonymous)"
-    return NotificationView(*row[:3], recipient, *row[4:13])
+    return NotificationView(
+        id=row.id,
+        idea_reference=row.reference,
+        audience=row.audience,
+        recipient=recipient,
+        channel=row.channel,
+        template=row.template,
+        subject=row.subject,
+        state=row.state,
+        attempts=row.attempts,
+        error=row.error,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        next_attempt_at=row.next_attempt_at,
+    )
 
 
 def failed(session: Session, *, limit: int = 200) -> list[NotificationView]:

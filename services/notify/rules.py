@@ -14,6 +14,7 @@ the submitter's name or email, and the webhook gets the event without them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -154,7 +155,7 @@ class Rules:
         self._ideas: dict[int, IdeaFacts | None] = {}
         self._persons: dict[int, tuple[str, str] | None] = {}
 
-    def preload(self, events: list[ev.EventBase]) -> None:
+    def preload(self, events: Sequence[ev.EventBase]) -> None:
         """Read the ideas and people these events name in two queries, instead of one or two an event."""
         idea_ids = {e.idea_id for e in events if e.idea_id is not None} - self._ideas.keys()
         if idea_ids:
@@ -169,8 +170,8 @@ class Rules:
         }
         if person_ids:
             self._persons |= dict.fromkeys(person_ids)
-            for row in self.connection.execute(_PERSONS, {"person_ids": sorted(person_ids)}):
-                self._persons[row.id] = (row.name, row.email)
+            for person in self.connection.execute(_PERSONS, {"person_ids": sorted(person_ids)}):
+                self._persons[person.id] = (person.name, person.email)
 
     # Lookups
     def idea(self, idea_id: int | None) -> IdeaFacts | None:
@@ -296,7 +297,7 @@ class Rules:
         status = event.to_status
         intents: list[Intent] = []
         if status in SUBMITTER_STATUSES:
-            extra: dict[str, Any] = {
+            said: dict[str, dict[str, Any]] = {
                 "needs_info": {"question": event.reason or ""},
                 "matching": {"reasons": list(event.reasons)},
                 "rejected": {"reasons": list(event.reasons)},
@@ -304,7 +305,8 @@ class Rules:
                 "implemented": {"summary": event.reason},
                 "closed": {"summary": event.reason},
                 "withdrawn": {"reason": event.reason},
-            }.get(status, {})
+            }
+            extra = said.get(status, {})
             if status == "incubating":  # looked up only when it is said
                 extra = {"sponsor_name": self._sponsor_name(event.idea_id)}
             intents += self._submitter(event, status, optional=status not in REQUIRED_STATUSES, **extra)

@@ -420,7 +420,7 @@ def task_detail(session: Session, task_id: int, *, reviewer: Principal) -> TaskD
     review = session.scalar(select(Review).where(Review.task_id == task.id))
     return TaskDetail(
         id=task.id,
-        idea_reference=idea.reference or "",
+        idea_reference=idea.reference,
         idea_title=idea.title,
         state=task.state,
         due_at=task.due_at,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -327,6 +327,7 @@ def find_and_index_many(
 def _stored_candidates(connection: Connection, searched: list[_Searched]) -> dict[int, dict[int, frozenset[str]]]:
     """For each idea, the words of the indexed ideas sharing the most bands with it (MAX_SCORED at most)."""
     texts, _ = _statements(connection.dialect.name)
+    parameters: Sequence[Mapping[str, object]]
     if connection.dialect.name == "postgresql":
         parameters = [_pg_arrays([(item.idea_id, item.keys) for item in searched])]
     else:
@@ -406,6 +407,6 @@ def shown_duplicates(session: Session, idea_ids: Iterable[int]) -> dict[int, lis
         return found
     for row in session.connection().execute(_SHOWN, {"ids": ids}):
         found[row.idea_id].append(
-            DuplicateView(reference=row.reference or "", title=row.title, score=row.score, status=row.status)
+            DuplicateView(reference=row.reference, title=row.title, score=row.score, status=row.status)
         )
     return found

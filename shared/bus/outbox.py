@@ -18,7 +18,7 @@ def emit(session: Session, *events: EventBase) -> None:
         [
             {
                 "event_id": event.event_id,
-                "event_type": event.type,  # type: ignore[attr-defined]
+                "event_type": event.type,
                 "idea_id": event.idea_id,
                 "payload": event.model_dump_json(),
                 "created_at": event.occurred_at,

@@ -82,6 +82,10 @@ class IdeaEvent(EventBase):
         )
 
 
+# The ways an idea comes in.
+Channel = Literal["api", "web", "email", "import"]
+
+
 class IdeaReceivedV1(IdeaEvent):
     """An idea was stored and given its reference (any channel)."""
 
@@ -89,7 +93,7 @@ class IdeaReceivedV1(IdeaEvent):
     title: str
     department: str | None = None
     theme: str | None = None
-    channel: Literal["api", "web", "email", "import"] = "api"
+    channel: Channel = "api"
     submitter: Submitter
     # Email intake: the submitter's Message-ID (the acknowledgement answers it, so it threads),
     # and the attachments that were not kept, named in the acknowledgement with the reason.

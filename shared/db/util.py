@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 
 @cache
-def _insert_ignore_statement(dialect: str, table: Table) -> Executable:
-    module: Any = postgresql if dialect == "postgresql" else sqlite
+def _insert_ignore_statement(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     # preserve_rowcount: without it SQLAlchemy 2.1 over psycopg reports -1 for this insert, which
     # would read as "inserted" every time and let a redelivered message have its effect twice.
-    return module.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)  # type: ignore[no-any-return]
+    return statement.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -33,12 +33,12 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> boo
     """
     connection = session.connection()
     result = connection.execute(_insert_ignore_statement(connection.dialect.name, table), values)
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return result.rowcount == 1
 
 
 @cache
 def _insert_ignore_returning_statement(dialect: str, table: Table, column: Any) -> Executable:
-    return _insert_ignore_statement(dialect, table).returning(column)  # type: ignore[attr-defined,no-any-return]
+    return _insert_ignore_statement(dialect, table).returning(column)
 
 
 def insert_ignore_returning(session: Session, table: Table, values: dict[str, Any], column: Any) -> Any:
@@ -92,4 +92,4 @@ def _json_value(value: object) -> str:
 
 @cache
 def _insert_ignore_many_statement(dialect: str, table: Table, columns: tuple[Any, ...]) -> Executable:
-    return _insert_ignore_statement(dialect, table).returning(*columns)  # type: ignore[attr-defined,no-any-return]
+    return _insert_ignore_statement(dialect, table).returning(*columns)

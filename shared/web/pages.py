@@ -235,8 +235,8 @@ class NavigationItem:
 def signed_in(request: Request) -> Principal | None:
     """Who this browser is signed in as: known already if the route asked (`require`), else from the cookie."""
     known = getattr(request.state, "principal", _UNKNOWN)
-    if known is not _UNKNOWN:
-        return known  # type: ignore[no-any-return]
+    if known is None or isinstance(known, Principal):
+        return known
     cookie = request.cookies.get(SESSION_COOKIE)
     person = None
     if cookie:

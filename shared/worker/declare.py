@@ -104,7 +104,7 @@ class Subscription:
         for key in self.where:
             if key not in fields:
                 raise ValueError(f"{name}: {self.event.__name__} has no field {key!r}")
-            adapter: TypeAdapter[Any] = TypeAdapter(fields[key].annotation)
+            adapter: TypeAdapter[Any] = TypeAdapter(fields[key].annotation or Any)
             for value in self.allowed(key):
                 try:
                     adapter.validate_python(value)

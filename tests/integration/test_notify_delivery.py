@@ -73,9 +73,7 @@ class ScriptedInbox:
         self.raw: list[bytes] = []  # each accepted message's DATA, as it came over the wire
         self.lock = threading.Lock()
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if address.lower() in self.refused_recipients:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from shared.db.models import Base
 
@@ -16,15 +16,17 @@ def run() -> None:
     if connectable is not None:
         _configure(connectable)
         return
-    engine = create_engine(url)  # type: ignore[arg-type]
+    if url is None:
+        raise RuntimeError("run migrations through shared.db.migrate, which gives Alembic the database URL")
+    engine = create_engine(url)
     with engine.connect() as connection:
         _configure(connection)
     engine.dispose()
 
 
-def _configure(connection: object) -> None:
+def _configure(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,

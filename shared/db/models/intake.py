@@ -19,7 +19,9 @@ class Idea(Base):
     __tablename__ = "ideas"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Every committed idea has one; the column allows none because on SQLite the reference, made of the id,
+    # is set by a second statement of the transaction that inserts the idea.
+    reference: Mapped[str] = mapped_column(String(32), unique=True, nullable=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     title: Mapped[str] = mapped_column(String(200))
     problem: Mapped[str] = mapped_column(Text)
