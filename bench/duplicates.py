@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from texts import Texts
 
-from services.review import similarity
+from services.review import minhash, similarity
 from shared.clock import utcnow
 from shared.db.engine import make_engine
 from shared.db.models import DuplicateCandidate, Idea, SimilarityBand
@@ -60,7 +60,7 @@ def idea_row(number: int, text: Text) -> dict[str, object]:
 
 
 def bands_of(text: Text) -> list[int]:
-    return similarity.bands(similarity.signature(similarity.shingles(similarity.idea_text(*text[1:]))))
+    return minhash.bands(minhash.signature(minhash.shingles(minhash.idea_text(*text[1:]))))
 
 
 Text = tuple[str, str, str, str]  # department, title, problem, proposal
@@ -141,9 +141,9 @@ def measure(
             result.others_with_candidates += bool(found)
             continue
         result.planted += 1
-        score = similarity.jaccard(
-            similarity.shingles(similarity.idea_text(*store.texts[planted_from][1:])),
-            similarity.shingles(similarity.idea_text(*text[1:])),
+        score = minhash.jaccard(
+            minhash.shingles(minhash.idea_text(*store.texts[planted_from][1:])),
+            minhash.shingles(minhash.idea_text(*text[1:])),
         )
         hit = store.ids[planted_from] in found
         result.eligible += score >= threshold
@@ -199,10 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             ).scalar()
         print(
             f"Duplicate search: {version}; {os.cpu_count()} cores; Python {platform.python_version()}; "
-            f"{similarity.BANDS} bands x {similarity.ROWS} rows, threshold {args.threshold}, "
+            f"{minhash.BANDS} bands x {minhash.ROWS} rows, threshold {args.threshold}, "
             f"at most {similarity.MAX_SCORED} scored"
         )
-        curve = ", ".join(f"{s:.1f}: {similarity.shared_band_probability(s):.3f}" for s in (0.2, 0.3, 0.4, 0.5, 0.6))
+        curve = ", ".join(f"{s:.1f}: {minhash.shared_band_probability(s):.3f}" for s in (0.2, 0.3, 0.4, 0.5, 0.6))
         print(f"S-curve, P(a pair shares a band) at Jaccard {curve}")
         texts = Texts(args.seed)
         store = Store([], [])

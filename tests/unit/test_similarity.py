@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from services.review import similarity
-from services.review.similarity import Match, bands, best_matches, jaccard, shingles, signature, words
+from services.review import minhash
+from services.review.minhash import Match, bands, best_matches, jaccard, shingles, signature, words
 
 TOPIC = (
     "patient ward nurse discharge pharmacy clinic referral appointment letter form queue waiting record "
@@ -46,7 +46,7 @@ def test_shingles_ignore_order_case_and_repetition() -> None:
 def test_a_signature_does_not_depend_on_the_order_of_the_words() -> None:
     items = list(shingles("numbered tickets at the front desk show who is next"))
     assert signature(items) == signature(reversed(items))
-    assert len(signature(items)) == similarity.BANDS * similarity.ROWS
+    assert len(signature(items)) == minhash.BANDS * minhash.ROWS
 
 
 def test_bands_are_the_same_in_another_process_and_fit_a_signed_bigint() -> None:
@@ -54,14 +54,14 @@ def test_bands_are_the_same_in_another_process_and_fit_a_signed_bigint() -> None
     text = "Numbered tickets at the front desk, with the current number on a screen"
     here = bands(signature(shingles(text)))
     code = (
-        "from services.review.similarity import bands, signature, shingles; "
+        "from services.review.minhash import bands, signature, shingles; "
         f"print(bands(signature(shingles({text!r}))))"
     )
     there = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "random"}
     )
     assert there.stdout.strip() == str(here)
-    assert len(here) == similarity.BANDS == len(set(here))
+    assert len(here) == minhash.BANDS == len(set(here))
     assert all(-(2**63) <= band < 2**63 for band in here)
 
 
@@ -76,7 +76,7 @@ def test_empty_text_has_no_signature_and_no_bands() -> None:
 
 
 def test_the_s_curve_finds_pairs_near_the_threshold_and_almost_never_unrelated_ones() -> None:
-    probability = similarity.shared_band_probability
+    probability = minhash.shared_band_probability
     assert probability(0.5) > 0.98
     assert probability(0.6) > 0.999
     assert probability(0.1) < 0.01
@@ -139,11 +139,11 @@ def test_best_matches_keeps_those_at_or_above_the_threshold_best_first_at_most_f
 def test_the_signature_is_the_least_value_of_each_hash_over_the_words() -> None:
     """The lane-by-lane minimum must be exactly the column-wise minimum, whatever the values."""
     rng = random.Random(7)
-    columns = similarity.BANDS * similarity.ROWS
+    columns = minhash.BANDS * minhash.ROWS
     texts = [random_text(rng) for _ in range(50)] + ["one", "queue queue", "a b c d e f g"]
     for text in texts:
         items = list(shingles(text))
-        rows = [struct.unpack(f"<{columns}I", similarity._word_hashes(item)) for item in items]
+        rows = [struct.unpack(f"<{columns}I", minhash._word_hashes(item)) for item in items]
         expected = tuple(min(row[i] for row in rows) for i in range(columns)) if rows else ()
         assert signature(items) == expected
     # Values that differ only in a lane's top bit, and equal ones: the borrow must not cross lanes.
@@ -151,6 +151,6 @@ def test_the_signature_is_the_least_value_of_each_hash_over_the_words() -> None:
     a = int.from_bytes(struct.pack("<4I", high, low, low, high), "little")
     b = int.from_bytes(struct.pack("<4I", low, high, low, 0), "little")
     mask = int.from_bytes(struct.pack("<4I", 0xFFFFFFFF, 0, 0xFFFFFFFF, 0), "little")
-    even = similarity._least(a & mask, b & mask)
-    odd = similarity._least((a >> 32) & mask, (b >> 32) & mask)
+    even = minhash._least(a & mask, b & mask)
+    odd = minhash._least((a >> 32) & mask, (b >> 32) & mask)
     assert struct.unpack("<4I", (even | (odd << 32)).to_bytes(16, "little")) == (low, low, low, 0)
