@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.review import deadlines, handlers
+from services.review import deadlines, decision, screening
 from shared.clock import utcnow
 from shared.contracts.events import (
     IdeaReceivedV1,
@@ -21,12 +21,12 @@ QUEUE = "review"
 
 @stage_actor(queue=QUEUE, batched=True)
 def screen_idea(session: Session, events: list[IdeaReceivedV1], ctx: StageContext) -> None:
-    handlers.screen_ideas(session, events, settings=ctx.settings)
+    screening.screen_ideas(session, events, settings=ctx.settings)
 
 
 @stage_actor(queue=QUEUE)
 def decide(session: Session, event: ReviewSubmittedV1, ctx: StageContext) -> None:
-    handlers.decide(session, event, settings=ctx.settings)
+    decision.decide(session, event, settings=ctx.settings)
 
 
 @stage_actor(queue=QUEUE)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from services.review import handlers
+from services.review import handlers, queries
 from services.review.schemas import DeclineIn, IdeaReviews, ReviewIn, TaskDetail, TaskView
 from shared.principal import Principal
 from shared.web.deps import require, settings_of, uow
@@ -19,14 +19,14 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 @router.get("/tasks", response_model=list[TaskView])
 def my_tasks(request: Request, reviewer: Reviewer) -> list[TaskView]:
     with uow(request) as session:
-        return handlers.open_tasks(session, reviewer=reviewer)
+        return queries.open_tasks(session, reviewer=reviewer)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
 def my_task(request: Request, task_id: int, reviewer: Reviewer) -> TaskDetail:
     """One of my tasks: the idea, its likely duplicates, any question and answer, and my review (with my note)."""
     with uow(request) as session:
-        return handlers.task_detail(session, task_id, reviewer=reviewer)
+        return queries.task_detail(session, task_id, reviewer=reviewer)
 
 
 @router.post("/tasks/{task_id}", status_code=status.HTTP_202_ACCEPTED)
@@ -53,4 +53,4 @@ def decline(request: Request, task_id: int, body: DeclineIn, reviewer: Reviewer)
 def reviews_of_idea(request: Request, reference: str, admin: Admin) -> IdeaReviews:
     """Every task and review of an idea, with reviewers' names and private notes: administrators only."""
     with uow(request) as session:
-        return handlers.idea_reviews(session, reference)
+        return queries.idea_reviews(session, reference)

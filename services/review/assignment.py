@@ -26,6 +26,8 @@ LOAD_CAP = 50
 
 _people = Person.__table__
 _tasks = ReviewTask.__table__
+# A new task, answering the ids the caller needs to announce it.
+NEW_TASKS = _tasks.insert().returning(_tasks.c.id, _tasks.c.idea_id, _tasks.c.reviewer_id)
 _waiting = (
     select(literal(1))
     .where(_tasks.c.reviewer_id == _people.c.id, _tasks.c.state.in_([state.value for state in WAITING]))

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.review import handlers
+from services.review import decision, handlers
 from shared import lifecycle
 from shared.bus import outbox
 from shared.clock import utcnow
@@ -108,7 +108,7 @@ def escalate_idea(
     ).all()
     if not late:
         return 0
-    if handlers.reviews_in(session, idea_id):
+    if decision.reviews_in(session, idea_id):
         return _decide_at_deadline(session, idea, settings=settings, cause=cause)
     return sum(
         _replace(session, idea, task_id, reviewer_id, settings=settings, now=now, cause=cause)
@@ -136,8 +136,8 @@ def _decide_at_deadline(
     closed = _close_awaited(session, idea.id, state=TaskState.EXPIRED)
     if not closed:
         return 0
-    reviews = handlers.reviews_in(session, idea.id)
-    handlers.apply_decision(
+    reviews = decision.reviews_in(session, idea.id)
+    decision.apply_decision(
         session,
         idea,
         reviews,
@@ -291,7 +291,7 @@ def resume(session: Session, event: IdeaStatusChangedV1, *, settings: Settings) 
     outbox.emit(session, *resumed)
     log.info("review.resumed", tasks=len(resumed), answered=question.state == QuestionState.ANSWERED)
     if not resumed:
-        handlers.decide_if_complete(session, idea, settings=settings, cause=event)
+        decision.decide_if_complete(session, idea, settings=settings, cause=event)
 
 
 def close_for_final(session: Session, event: IdeaStatusChangedV1) -> None:

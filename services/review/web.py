@@ -14,7 +14,7 @@ from fastapi import Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.review import handlers
+from services.review import handlers, queries
 from services.review.schemas import DeclineIn, ReviewIn
 from shared.errors import Conflict
 from shared.logging import get_logger
@@ -64,7 +64,7 @@ TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 @router.get("/reviews")
 def tasks_page(request: Request, reviewer: Reviewer, done: str | None = None) -> Response:
     with uow(request) as session:
-        tasks = handlers.open_tasks(session, reviewer=reviewer)
+        tasks = queries.open_tasks(session, reviewer=reviewer)
     return _page(request, "tasks.html", {"tasks": tasks, "person": reviewer, "done": DONE.get(done or "")})
 
 
@@ -78,7 +78,7 @@ def _task_page(
     conflict: str | None = None,
 ) -> Response:
     with uow(request) as session:
-        task = handlers.task_detail(session, task_id, reviewer=reviewer)
+        task = queries.task_detail(session, task_id, reviewer=reviewer)
     context = {
         "task": task,
         "form": dict(form or {}),
@@ -148,7 +148,7 @@ def post_review(request: Request, task_id: TaskId, reviewer: Reviewer, form: pag
 @router.get("/reviews/tasks/{task_id}/decline")
 def decline_page(request: Request, task_id: TaskId, reviewer: Reviewer) -> Response:
     with uow(request) as session:
-        task = handlers.task_detail(session, task_id, reviewer=reviewer)
+        task = queries.task_detail(session, task_id, reviewer=reviewer)
     return _page(request, "decline.html", {"task": task, "reason": "", "errors": {}})
 
 
@@ -159,7 +159,7 @@ def decline(request: Request, task_id: TaskId, reviewer: Reviewer, form: pages.P
         body = DeclineIn(reason=reason)
     except ValidationError:
         with uow(request) as session:
-            task = handlers.task_detail(session, task_id, reviewer=reviewer)
+            task = queries.task_detail(session, task_id, reviewer=reviewer)
         errors = {"reason": "Say why you cannot review this idea, in up to 2,000 characters"}
         return _page(request, "decline.html", {"task": task, "reason": reason, "errors": errors}, status_code=422)
     try:

@@ -26,6 +26,7 @@ from infra.signin import use_link
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.review import handlers as review
+from services.review import screening
 from services.review.schemas import ReviewIn
 from shared.clock import utcnow
 from shared.config import Settings, load_settings
@@ -263,7 +264,7 @@ class Scene:
             )
         assert payload is not None
         with unit_of_work(self.runtime.session_factory) as session:
-            review.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=self.settings)
+            screening.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=self.settings)
 
     def task(self, idea_id: int, name: str) -> int:
         with unit_of_work(self.runtime.session_factory) as session:

@@ -15,7 +15,7 @@ from infra import people
 from infra.composition import Runtime, queue_names
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
-from services.review import handlers
+from services.review import screening
 from shared.contracts.events import IdeaReceivedV1, parse_event
 from shared.db.models import DuplicateCandidate, Idea, OutboxMessage, ProcessedMessage, ReviewTask
 from shared.db.uow import unit_of_work
@@ -69,7 +69,7 @@ def unrelated(n: int, tag: str) -> tuple[str, str, str]:
 
 def screen_together(runtime: Runtime, events: list[IdeaReceivedV1]) -> None:
     with unit_of_work(runtime.session_factory) as session:
-        handlers.screen_ideas(session, events, settings=runtime.settings)
+        screening.screen_ideas(session, events, settings=runtime.settings)
 
 
 def test_a_batch_is_screened_as_the_same_ideas_would_be_one_after_another(runtime: Runtime) -> None:

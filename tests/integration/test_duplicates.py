@@ -14,7 +14,7 @@ from infra.app import create_app
 from infra.composition import Runtime
 from services.intake.handlers import submit_idea, withdraw
 from services.intake.schemas import Submission
-from services.review import handlers
+from services.review import screening
 from services.review.similarity import index_unindexed
 from shared.config import Settings
 from shared.contracts.events import IdeaReceivedV1
@@ -88,7 +88,7 @@ class World:
             )
         assert payload is not None
         with unit_of_work(self.runtime.session_factory) as session:
-            handlers.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=self.settings)
+            screening.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=self.settings)
         return created.id, created.reference, created.status_token
 
     def candidates(self, idea_id: int) -> list[tuple[int, float]]:

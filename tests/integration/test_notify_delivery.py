@@ -42,7 +42,7 @@ from services.notify.handlers import (
     resend,
     set_optional_mail,
 )
-from services.review.handlers import screen_idea
+from services.review.screening import screen_idea
 from shared.clock import utcnow
 from shared.config import Settings, load_settings
 from shared.contracts.events import IdeaReceivedV1, IdeaStatusChangedV1

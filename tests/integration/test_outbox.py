@@ -24,7 +24,7 @@ from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.notify import worker as notify_worker
 from services.review import actors as review_actors
-from services.review import handlers as review_handlers
+from services.review import screening
 from shared.bus import relay as relay_module
 from shared.bus.consumer import transport_options
 from shared.bus.topic import subscriber_queue
@@ -353,7 +353,7 @@ def test_only_deadlines_within_the_horizon_become_delayed_messages(stack, review
                 )
             )
         with unit_of_work(runtime.session_factory) as session:
-            review_handlers.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=runtime.settings)  # type: ignore[arg-type]
+            screening.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=runtime.settings)  # type: ignore[arg-type]
         while runtime.relay().run_once():
             pass
         assert delayed_waiting(runtime) == delayed

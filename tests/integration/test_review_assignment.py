@@ -8,7 +8,7 @@ from infra import people
 from infra.composition import Runtime
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
-from services.review import handlers
+from services.review import handlers, screening
 from services.review.assignment import LOAD_CAP
 from services.review.schemas import ReviewIn
 from shared.clock import utcnow
@@ -31,7 +31,7 @@ def screened(settings: Settings, runtime: Runtime, **fields: object) -> int:
             )
         )
     with unit_of_work(runtime.session_factory) as session:
-        handlers.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=settings)  # type: ignore[arg-type]
+        screening.screen_idea(session, IdeaReceivedV1.model_validate_json(payload), settings=settings)  # type: ignore[arg-type]
     return created.id
 
 

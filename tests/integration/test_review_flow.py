@@ -24,7 +24,7 @@ from infra.composition import Runtime
 from infra.signin import use_link
 from services.intake.handlers import reply, submit_idea
 from services.intake.schemas import Submission
-from services.review import deadlines, handlers
+from services.review import deadlines, decision, handlers, screening
 from services.review.schemas import ReviewIn
 from shared.clock import utcnow
 from shared.config import Duration, Settings
@@ -54,7 +54,7 @@ class World:
             created = submit_idea(session, Submission(**body), channel="api", departments=self.settings.departments)
         (payload,) = self.events(created.id, "idea.received.v1")
         with self.session() as session:
-            handlers.screen_idea(session, IdeaReceivedV1.model_validate(payload), settings=self.settings)
+            screening.screen_idea(session, IdeaReceivedV1.model_validate(payload), settings=self.settings)
         return created.id
 
     def events(self, idea_id: int, event_type: str) -> list[dict[str, Any]]:
@@ -154,7 +154,7 @@ def test_two_reviewers_who_agree_decide_and_the_submitter_gets_their_reasons_not
     assert world.status(idea) == "in_review"
     world.review(idea, "r2")
     with world.session() as session:
-        handlers.decide_if_complete(
+        decision.decide_if_complete(
             session, handlers.lifecycle.load(session, idea), settings=world.settings, cause=None
         )
     assert world.status(idea) == "matching"
@@ -233,7 +233,7 @@ def test_a_question_pauses_the_clock_and_the_answer_reopens_the_askers_task(worl
         (review,) = session.scalars(select(Review).where(Review.task_id == r1_task)).all()
         assert review.recommendation == "accept"
         assert review.private_note is None
-        handlers.decide_if_complete(
+        decision.decide_if_complete(
             session, handlers.lifecycle.load(session, idea), settings=world.settings, cause=None
         )
     assert world.status(idea) == "matching"

@@ -37,7 +37,7 @@ from infra.signin import use_link
 from services.intake.handlers import submit_idea
 from services.intake.schemas import Submission
 from services.notify.handlers import handle_event, notifier_for
-from services.review.handlers import screen_idea
+from services.review.screening import screen_idea
 from shared.clock import utcnow
 from shared.config import Settings, load_settings
 from shared.contracts.events import IdeaReceivedV1

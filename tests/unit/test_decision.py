@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.review.handlers import decide_rule
+from services.review.decision import decide_rule
 from shared.db.models import Review
 
 

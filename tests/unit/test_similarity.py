@@ -54,8 +54,7 @@ def test_bands_are_the_same_in_another_process_and_fit_a_signed_bigint() -> None
     text = "Numbered tickets at the front desk, with the current number on a screen"
     here = bands(signature(shingles(text)))
     code = (
-        "from services.review.minhash import bands, signature, shingles; "
-        f"print(bands(signature(shingles({text!r}))))"
+        f"from services.review.minhash import bands, signature, shingles; print(bands(signature(shingles({text!r}))))"
     )
     there = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "random"}
