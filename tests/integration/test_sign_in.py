@@ -565,6 +565,7 @@ def test_revoking_a_person_ends_their_tokens_sessions_and_unused_links_at_once(s
         people.revoke(site.settings, "nobody@example.gov.uk")
 
 
+@pytest.mark.processes
 def test_ideahub_users_revoke_says_what_it_revoked_and_refuses_an_unknown_address(site: Site) -> None:
     address = site.person("reviewer")
     bearer = {"Authorization": f"Bearer {people.new_api_token(site.settings, address)}"}

@@ -40,6 +40,8 @@ from shared.db.uow import unit_of_work
 from tests.conftest import Stack, free_port
 from tests.helpers import smtp_server, start_component, wait_for
 
+pytestmark = pytest.mark.processes
+
 INTAKE = "ideas@example.gov.uk"
 MAIL_FROM = "Ideahub <hub@example.gov.uk>"
 PDF = b"%PDF-1.4\n% plan\n"
