@@ -1,8 +1,9 @@
 """Token buckets per client: the API's per-client limit and email intake's per-sender limit.
 
 Each process keeps its own buckets (no shared store on the hot path), so with N server
-processes a client can get up to N times the rate; the README says so. Buckets idle for a
-full period are forgotten, so memory stays bounded by the number of active clients.
+processes a client can get up to N times the rate
+(docs/decisions/0016-rate-limits-per-process-per-address.md). Buckets idle for a full period
+are forgotten, so memory stays bounded by the number of active clients.
 """
 
 from __future__ import annotations

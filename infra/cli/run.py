@@ -48,7 +48,7 @@ def up(demo: Annotated[bool, typer.Option(help="Load sample people and ideas.")]
         upgrade(s.effective_database_url)
         if demo:
             show_demo(s, console)
-        # Email intake runs inside the web process: one Python process fewer (about 100 MB).
+        # Email intake runs inside the web process: one Python process fewer (docs/performance.md).
         children = [Child("web", ideahub_command("serve", "--smtp"))]
         if s.imap_url:
             children.append(Child("imap", ideahub_command("imap")))

@@ -59,10 +59,10 @@ class _Policy(Compat32):
     """compat32, with a short cut for the headers that need no work: one line of plain ASCII, short unless
     lines are not wrapped (as when a whole message is written: `_FOLDING`).
 
-    compat32 folds every header through `email.header.Header`, which was a sixth of notify's CPU; such a
-    header comes out of it unchanged, so it is written as it is. Anything else (non-ASCII, a line break,
-    runs of spaces, or long when lines are wrapped) still goes through `Header`, which folds, encodes,
-    and refuses an injected line.
+    compat32 folds every header through `email.header.Header`, a large share of notify's CPU (the
+    figures are in CHANGELOG.md); such a header comes out of it unchanged, so it is written as it is.
+    Anything else (non-ASCII, a line break, runs of spaces, or long when lines are wrapped) still goes
+    through `Header`, which folds, encodes, and refuses an injected line.
     """
 
     def fold(self, name: str, value: Any) -> str:
@@ -113,7 +113,7 @@ def build_email(
 
     It is what `email.mime`'s MIMEMultipart of two quoted-printable MIMEText parts writes with
     `as_string()` (tests/unit/test_notify_templates.py compares them), written directly: the
-    classes and their generator were a third of notify's CPU, at four messages an idea. Every
+    classes and their generator were a large share of notify's CPU (CHANGELOG.md). Every
     header is still folded by the email package's compat32 policy (`_POLICY`), which encodes
     non-ASCII text and refuses a value with a line break that would start another header; display
     names are stripped of line breaks besides.

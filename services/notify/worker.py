@@ -2,7 +2,7 @@
 
 One consumer thread a process takes the events: it records them in batches, and a batch costs much
 the same for one event as for sixteen (a transaction, four statements), so one thread with full
-batches does more than several with small ones (README, Notifications). Deliveries that wait on the
+batches does more than several with small ones (docs/notifications.md). Deliveries that wait on the
 network (SMTP, webhooks) go to `threads` delivery threads, so that a slow mail server does not hold
 up the events; .eml files are written while recording.
 """

@@ -37,8 +37,8 @@ def transport_options(key_prefix: str) -> dict[str, Any]:
     """kombu's Redis transport options for a subscriber (RabbitMQ ignores them): no acknowledgement emulation.
 
     With its emulation, kombu records every message it hands out in a sorted set and a hash, and removes
-    it on acknowledgement: two more Redis round trips and client objects a message, four times the
-    consumer's CPU (0.72 against 0.17 ms a message, `bench/README.md`). It protects less than it seems:
+    it on acknowledgement: two more Redis round trips and client objects a message, several times the
+    consumer's CPU (docs/decisions/0010-no-kombu-ack-emulation-on-redis.md). It protects less than it seems:
     the message leaves its list before it is recorded, and a dead consumer's messages come back only
     after a visibility timeout of minutes. Every event is in the outbox, and a subscriber that records
     what it handled catches up from there (`shared.bus.catchup`): that is the guarantee, the bus is the

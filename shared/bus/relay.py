@@ -179,7 +179,7 @@ class Relay:
         so that the first event after a quiet spell goes at once and a quiet relay costs nothing. After a
         pass that found a few, or without `commits`, look again after `idle_seconds`: while events keep
         coming, each pass then takes what `idle_seconds` gathered, and stage work travels in fewer messages
-        (a pass per commit cost the relay half as much again, in smaller messages, under load)."""
+        (docs/decisions/0003-a-commit-wakes-the-relay.md)."""
         log.info("relay.started", routes=sum(len(r) for r in self.routes.values()), woken=self.commits is not None)
         try:
             while not stop.is_set():

@@ -71,9 +71,11 @@ class EventPublisher:
 def cache_bindings(channel: Any, ttl: float) -> None:
     """Remember the exchange's bindings for `ttl` seconds on kombu's Redis transport.
 
-    That transport reads the bindings (SMEMBERS) on every publish, which was half
+    That transport reads the bindings (SMEMBERS) on every publish, a large share of
     the relay's time. The cost: a queue bound less than `ttl` ago may miss events,
-    which does not matter to a subscriber that binds once when it is set up.
+    which does not matter to a subscriber that binds once when it is set up
+    (docs/decisions/0019-relay-caches-bindings-on-redis.md; pinned by
+    tests/integration/test_topic_bindings.py).
     """
     read = channel.get_table
     cache: dict[str, tuple[float, Any]] = {}

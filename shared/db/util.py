@@ -59,7 +59,7 @@ def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]
     table's own column types: the statement is then the same whatever the number of rows, so psycopg
     parses it and the server plans it once. As a multi-row VALUES list, a batch of notifications was
     hundreds of parameters, which psycopg parses anew in Python for every statement (it caches only
-    those of 50 parameters or fewer): a fifth of notify's time.
+    those of 50 parameters or fewer); see docs/decisions/0012-one-statement-on-either-database.md.
     """
     if not rows:
         return []

@@ -1,6 +1,6 @@
 """Who is told what: `services/notify/rules.py` against a real SQLite database.
 
-The expected audience of each event is written out here from the README's table, not derived from the
+The expected audience of each event is written out here from the table in docs/notifications.md, not derived from the
 rules, so that a change to whom an event reaches shows up as a failing test.
 """
 
