@@ -16,7 +16,7 @@ from services.intake.schemas import Submission
 from shared.db.models import Idea, Notification, ReviewTask, StatusChange
 from shared.db.uow import unit_of_work
 from tests.conftest import Stack
-from tests.helpers import mails_about, start_component, wait_for
+from tests.helpers import mails_about, start_ready, wait_for
 
 pytestmark = pytest.mark.e2e
 IDEAS = 60
@@ -26,10 +26,15 @@ PER_IDEA = sorted([*SUBMITTER_EMAILS, "reviewer/review_assigned", "reviewer/revi
 
 
 def start(stack: Stack, name: str, *args: str) -> subprocess.Popen[bytes]:
-    # The relay moves four outbox rows a pass, so the run is spread over many small messages and the kill lands
-    # in the middle of it; at the default 500 a pass, 60 ideas go to screening in two messages and are done at once.
-    env = {**stack.env, "IDEAHUB_REDIS_HEARTBEAT_MS": "2000", "IDEAHUB_RELAY_BATCH": "4"}
-    return start_component(stack.data_dir, f"crash-{name}", env, *args)
+    """A component, returned once it is at work.
+
+    The relay moves one outbox row a pass, so the run is spread over many small messages and the kill lands in
+    the middle of it; at the default 500 a pass, 60 ideas go to screening in one message and are done at once.
+    The worker is started (and ready) before the relay, so that notify takes the events as they come rather
+    than a backlog in a batch or two.
+    """
+    env = {**stack.env, "IDEAHUB_REDIS_HEARTBEAT_MS": "2000", "IDEAHUB_RELAY_BATCH": "1"}
+    return start_ready(stack.data_dir, f"crash-{name}", env, *args)
 
 
 def test_killing_the_relay_and_a_worker_mid_run_loses_nothing_and_sends_nothing_twice(stack: Stack) -> None:
@@ -62,18 +67,21 @@ def test_killing_the_relay_and_a_worker_mid_run_loses_nothing_and_sends_nothing_
         with unit_of_work(factory) as session:
             body = Submission(title=f"Crash {i}", problem="P", idea="I", email=f"crash{i}@example.gov.uk")
             references.append(submit_idea(session, body, channel="api", departments=settings.departments).reference)
-    relay = start(stack, "relay-1", "relay")
     worker = start(stack, "worker-1", "worker", "review", "notify", "--threads", "2")
+    relay = start(stack, "relay-1", "relay")
     try:
         wait_for(lambda: to_submitters() >= 5, what="the first emails")
+        # Frozen at once, so that what they had done when the kill came is what the database shows.
+        relay.send_signal(signal.SIGSTOP)
+        worker.send_signal(signal.SIGSTOP)
+        assert to_submitters() < 2 * IDEAS, "the kill came too late to prove anything"
         relay.send_signal(signal.SIGKILL)
         worker.send_signal(signal.SIGKILL)
         relay.wait()
         worker.wait()
-        assert to_submitters() < 2 * IDEAS, "the kill came too late to prove anything"
 
-        relay = start(stack, "relay-2", "relay")
         worker = start(stack, "worker-2", "worker", "review", "notify", "--threads", "2")
+        relay = start(stack, "relay-2", "relay")
         wait_for(
             lambda: to_submitters() >= 2 * IDEAS and to_reviewers() >= 2 * IDEAS,
             timeout=120,
