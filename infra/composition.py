@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.incubation.subscriptions import SUBSCRIPTIONS as INCUBATION
+from services.incubation.subscriptions import SWEEPS as INCUBATION_SWEEPS
 from services.intake.subscriptions import SUBSCRIPTIONS as INTAKE
 from services.matching.subscriptions import SUBSCRIPTIONS as MATCHING
 from services.matching.subscriptions import SWEEPS as MATCHING_SWEEPS
@@ -45,7 +46,11 @@ TOPIC_STAGES: dict[str, tuple[TopicSubscription, Callable[..., None]]] = {
 }
 STAGES = [name for name, subs in SUBSCRIPTIONS.items() if subs] + list(TOPIC_STAGES)
 # Periodic work of a stage (deadline sweeps), run in one thread of each of its worker processes.
-SWEEPS: dict[str, list[Sweep]] = {"review": REVIEW_SWEEPS, "matching": MATCHING_SWEEPS}
+SWEEPS: dict[str, list[Sweep]] = {
+    "review": REVIEW_SWEEPS,
+    "matching": MATCHING_SWEEPS,
+    "incubation": INCUBATION_SWEEPS,
+}
 
 
 def sweeps_of(stages: list[str]) -> list[Sweep]:

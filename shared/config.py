@@ -353,7 +353,8 @@ class Settings(BaseSettings):
     )
     milestone_grace: DurationField = Field(
         default=Duration(5, "d"),
-        description="Meant for the time allowed after a milestone's due date; nothing reads it yet.",
+        description="How long after a milestone's due date, not reached, the sponsor and the administrators are "
+        "told it is overdue (once), and the incubation shows as overdue.",
         json_schema_extra=DEADLINES,
     )
     review_reminder: DurationField = Field(
@@ -371,11 +372,16 @@ class Settings(BaseSettings):
         description="How long before an offer's deadline the sponsor is reminded.",
         json_schema_extra=DEADLINES,
     )
+    milestone_reminder: DurationField = Field(
+        default=Duration(2, "d"),
+        description="How long before a milestone's due date the sponsor is reminded, if it is not reached.",
+        json_schema_extra=DEADLINES,
+    )
     deadline_sweep_seconds: float = Field(
         default=60.0,
         gt=0,
-        description="How often each review and matching worker looks for reminders and deadlines that are due: "
-        "those beyond the horizon below, and any whose delayed message was lost.",
+        description="How often each review, matching and incubation worker looks for reminders and deadlines that "
+        "are due: those beyond the horizon below, and any whose delayed message was lost.",
         json_schema_extra=DEADLINES,
     )
     deadline_message_horizon_seconds: float = Field(

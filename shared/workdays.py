@@ -45,3 +45,14 @@ def before(due: datetime, duration: Duration) -> datetime:
     if duration.unit == "s":
         return due - timedelta(seconds=duration.amount)
     return add_working_days(due, -duration.amount)
+
+
+def working_days_left(now: datetime, due: datetime) -> int:
+    """Whole working days from `now` until `due`: 0 on the day it is due (or after), as a person counts them."""
+    if due <= now:
+        return 0
+    day, end, count = now.date(), due.date(), 0
+    while day < end:
+        day += timedelta(days=1)
+        count += is_working_day(day)
+    return count

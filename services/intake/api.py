@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, status
 
 from services.intake import handlers
-from services.intake.schemas import Accepted, Answer, StaffIdeaView, StatusView, Submission, Withdrawal
+from services.intake.schemas import (
+    Accepted,
+    Answer,
+    CreditAnswer,
+    StaffIdeaView,
+    StatusView,
+    Submission,
+    Withdrawal,
+)
 from shared.principal import Principal
 from shared.web.deps import require, settings_of, uow, within_rate_limit
 
@@ -74,6 +82,15 @@ def answer(request: Request, token: str, body: Answer) -> StatusView:
 def withdraw(request: Request, token: str, body: Withdrawal | None = None) -> StatusView:
     with uow(request) as session:
         handlers.withdraw(session, token, reason=body.reason if body else None)
+    with uow(request) as session:
+        return handlers.status_view(session, token)
+
+
+@router.put("/status/{token}/credit", response_model=StatusView)
+def answer_credit(request: Request, token: str, body: CreditAnswer) -> StatusView:
+    """May a case study of the idea name its submitter? Asked once it has its outcome; never of an anonymous one."""
+    with uow(request) as session:
+        handlers.answer_credit(session, token, credit_by_name=body.credit_by_name)
     with uow(request) as session:
         return handlers.status_view(session, token)
 

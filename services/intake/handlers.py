@@ -16,8 +16,12 @@ from sqlalchemy.orm import Session
 
 from services.intake.schemas import (
     HistoryEntry,
+    IncubationShown,
     LikelyDuplicate,
+    MilestoneShown,
     OpenQuestion,
+    OutcomeShown,
+    ProgressShown,
     StaffIdeaView,
     StatusView,
     Submission,
@@ -29,17 +33,29 @@ from shared.contracts.events import Channel, IdeaReceivedV1, Submitter
 from shared.db.models import (
     QUESTION,
     Attachment,
+    CaseStudy,
+    CaseStudyState,
+    CreditConsent,
     DuplicateCandidate,
     Idea,
     IdeaMessage,
+    Incubation,
+    Milestone,
+    MilestoneState,
+    Outcome,
+    Person,
+    ProgressUpdate,
     Question,
     QuestionState,
     StatusChange,
 )
 from shared.db.states import claimed_one
-from shared.db.util import insert_ignore_returning
+from shared.db.util import insert_ignore, insert_ignore_returning
 from shared.errors import Conflict, InvalidField, NotFound
+from shared.logging import get_logger
 from shared.principal import Principal
+
+log = get_logger("ideahub.intake")
 
 
 class InvalidSubmission(InvalidField):
@@ -288,7 +304,87 @@ def status_view(session: Session, token: str) -> StatusView:
             else None
         ),
         history=history,
+        incubation=_incubation_shown(session, idea.id),
+        credit_question=_credit_question(session, idea),
+        case_study_url=_case_study_url(session, idea.id),
     )
+
+
+def _incubation_shown(session: Session, idea_id: int) -> IncubationShown | None:
+    """The sponsor, the milestones, the latest progress that is not private, and the outcome."""
+    sponsor = session.scalar(
+        select(Person.name).join(Incubation, Incubation.sponsor_id == Person.id).where(Incubation.idea_id == idea_id)
+    )
+    if sponsor is None:
+        return None
+    milestones = session.execute(
+        select(Milestone.title, Milestone.due_on, Milestone.state)
+        .where(Milestone.idea_id == idea_id, Milestone.state != MilestoneState.DROPPED)
+        .order_by(Milestone.due_at, Milestone.id)
+    ).all()
+    progress = session.execute(
+        select(ProgressUpdate.state, ProgressUpdate.note, ProgressUpdate.at)
+        .where(ProgressUpdate.idea_id == idea_id, ProgressUpdate.private.is_(False))
+        .order_by(ProgressUpdate.id.desc())
+        .limit(1)
+    ).one_or_none()
+    outcome = session.get(Outcome, idea_id)
+    return IncubationShown(
+        sponsor_name=sponsor,
+        milestones=[MilestoneShown(title=m.title, due_on=m.due_on, state=m.state) for m in milestones],
+        latest_progress=(
+            ProgressShown(state=progress.state, note=progress.note, at=progress.at.isoformat()) if progress else None
+        ),
+        outcome=(
+            OutcomeShown(
+                result="implemented" if outcome.result == "implemented" else "closed",
+                summary=outcome.summary,
+                benefits=outcome.benefits_text,
+                money_saved_a_year=outcome.money_saved_a_year,
+                hours_saved_a_year=outcome.hours_saved_a_year,
+                people_affected=outcome.people_affected,
+                lessons=outcome.lessons,
+            )
+            if outcome
+            else None
+        ),
+    )
+
+
+def _credit_question(session: Session, idea: Idea) -> Literal["unanswered", "yes", "no"] | None:
+    """Whether to ask the submitter if a case study may name them, and their answer so far."""
+    if idea.anonymous or idea.status not in (lifecycle.Status.IMPLEMENTED, lifecycle.Status.CLOSED):
+        return None
+    agreed = session.scalar(select(CreditConsent.credit_by_name).where(CreditConsent.idea_id == idea.id))
+    return "unanswered" if agreed is None else "yes" if agreed else "no"
+
+
+def _case_study_url(session: Session, idea_id: int) -> str | None:
+    slug = session.scalar(
+        select(CaseStudy.slug).where(CaseStudy.idea_id == idea_id, CaseStudy.state == CaseStudyState.PUBLISHED)
+    )
+    return f"/case-studies/{slug}" if slug else None
+
+
+def answer_credit(session: Session, token: str, *, credit_by_name: bool) -> None:
+    """The submitter says whether a case study of their idea may name them (they may change their mind).
+
+    Refused for an anonymous idea, which is never named, and before the idea has its outcome.
+    """
+    idea = _idea_by_token(session, token)
+    if idea.anonymous:
+        raise Conflict("you asked to stay anonymous: a case study never names you")
+    if idea.status not in (lifecycle.Status.IMPLEMENTED, lifecycle.Status.CLOSED):
+        raise Conflict("you are asked this once work on your idea has ended")
+    row = {"idea_id": idea.id, "credit_by_name": credit_by_name, "answered_at": utcnow()}
+    if not insert_ignore(session, CreditConsent.__table__, row):
+        consents = CreditConsent.__table__
+        session.execute(
+            consents.update()
+            .where(consents.c.idea_id == idea.id)
+            .values(credit_by_name=credit_by_name, answered_at=row["answered_at"])
+        )
+    log.info("intake.credit_answered", idea_reference=idea.reference, credit_by_name=credit_by_name)
 
 
 def reply(

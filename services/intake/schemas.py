@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
@@ -70,6 +71,39 @@ class OpenQuestion(BaseModel):
     due_at: str | None = None
 
 
+class MilestoneShown(BaseModel):
+    title: str
+    due_on: date
+    state: Literal["open", "overdue", "reached"]
+
+
+class ProgressShown(BaseModel):
+    """The sponsor's latest progress update that is not private."""
+
+    state: Literal["on_track", "at_risk", "blocked"]
+    note: str
+    at: str
+
+
+class OutcomeShown(BaseModel):
+    result: Literal["implemented", "closed"]
+    summary: str
+    benefits: str | None = None
+    money_saved_a_year: float | None = None
+    hours_saved_a_year: float | None = None
+    people_affected: int | None = None
+    lessons: str | None = None
+
+
+class IncubationShown(BaseModel):
+    """What the submitter sees of their idea's incubation: never the sponsor's private words."""
+
+    sponsor_name: str
+    milestones: list[MilestoneShown]
+    latest_progress: ProgressShown | None = None
+    outcome: OutcomeShown | None = None
+
+
 class StatusView(BaseModel):
     reference: str
     title: str
@@ -78,6 +112,18 @@ class StatusView(BaseModel):
     final: bool
     question: OpenQuestion | None = None
     history: list[HistoryEntry]
+    incubation: IncubationShown | None = None
+    # Asked once the idea has its outcome, unless it is anonymous: may a case study name the submitter?
+    # None: not asked (anonymous, or no outcome yet); then their answer, or "unanswered".
+    credit_question: Literal["unanswered", "yes", "no"] | None = None
+    case_study_url: str | None = None
+
+
+class CreditAnswer(BaseModel):
+    """The submitter's answer: may a case study of the idea name them?"""
+
+    model_config = ConfigDict(extra="forbid")
+    credit_by_name: bool
 
 
 class Answer(BaseModel):

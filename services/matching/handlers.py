@@ -1,29 +1,39 @@
-"""Ranking, offers and answers to them. Handlers take a session and never commit."""
+"""Ranking, offers and the answers to them, and administrators' matching by hand. Handlers take a session and
+never commit.
+
+An idea in `matching` is offered to the best-fitting sponsor not asked before (`ranking.py` says why), one
+offer at a time, up to `IDEAHUB_MAX_OFFERS` in a round; then it is `unmatched`, and administrators are told.
+An administrator may then offer it to a named sponsor, match it again (a new round, with the sponsors not
+asked yet), or close it. No sponsor is ever offered the same idea twice.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.matching.ranking import Candidate, rank
-from services.matching.schemas import OfferView
+from services.matching.ranking import Candidate, IdeaText, Ranking, rank
 from shared import lifecycle
 from shared.bus import outbox
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import IdeaEvent, OfferAnsweredV1, OfferMadeV1
+from shared.contracts.events import IdeaEvent, IdeaStatusChangedV1, OfferAnsweredV1, OfferMadeV1
 from shared.db.models import OFFER, Idea, Incubation, Offer, OfferState, Person
 from shared.db.states import claimed_one
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidField, NotFound
 from shared.logging import get_logger
 from shared.principal import Principal
 from shared.workdays import deadline
 
 log = get_logger("ideahub.matching")
 Status = lifecycle.Status
+_offers = Offer.__table__
 
 
-def _candidates(session: Session, idea_id: int) -> list[Candidate]:
+def candidates(session: Session, idea_id: int) -> list[Candidate]:
+    """Every active sponsor not asked about this idea before, with their running incubations (full ones too)."""
     already = select(Offer.sponsor_id).where(Offer.idea_id == idea_id)
     load = (
         select(Incubation.sponsor_id, func.count().label("load"))
@@ -36,84 +46,117 @@ def _candidates(session: Session, idea_id: int) -> list[Candidate]:
         select(Person, func.coalesce(load.c.load, 0))
         .outerjoin(load, load.c.sponsor_id == Person.id)
         .where(Person.role == "sponsor", Person.active.is_(True), Person.id.not_in(already))
+        .order_by(Person.id)
     ).all()
+    return [Candidate(p.id, p.name, p.department, p.themes, p.interests or "", p.capacity, int(n)) for p, n in rows]
+
+
+def idea_text(idea: Idea) -> IdeaText:
+    return IdeaText(idea.title, idea.problem, idea.proposal, idea.theme, idea.department)
+
+
+def ranking_record(ranking: Ranking) -> list[dict[str, Any]]:
+    """The ranking as stored with the offer: every sponsor considered, in order, then those skipped."""
     return [
-        Candidate(p.id, p.name, p.department, p.interests or "", p.capacity, int(n)) for p, n in rows if n < p.capacity
-    ]
+        {"sponsor_id": r.sponsor_id, "name": r.name, "score": r.score, "reasons": r.reasons} for r in ranking.ranked
+    ] + [{"sponsor_id": s.sponsor_id, "name": s.name, "skipped": s.reason} for s in ranking.skipped]
 
 
-def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: IdeaEvent) -> None:
-    """Offer the idea to the best sponsor not yet asked, or mark it unmatched after `max_offers`."""
-    idea_state = lifecycle.load(session, idea_id)
-    if idea_state.status is not Status.MATCHING:
-        return
-    made, still_open = session.execute(
-        select(func.count(), func.count().filter(Offer.state == OfferState.OPEN)).where(Offer.idea_id == idea_id)
-    ).one()
-    if still_open:
-        return  # an offer is already out; this delivery is stale
-    idea = session.get(Idea, idea_id)
-    assert idea is not None
-    ranking = rank(f"{idea.title} {idea.problem} {idea.proposal}", idea.department, _candidates(session, idea_id))
-    if made >= settings.max_offers or not ranking:
-        why = f"no sponsor took it on after {made} offer(s)" if made else "no sponsor is available"
-        lifecycle.transition(session, idea_state, Status.UNMATCHED, reason=why, actor="matching", cause=cause)
-        log.warning("matching.unmatched", offers=made)
-        return
-    best = ranking[0]
+def _round_of(session: Session, idea_id: int, cause: IdeaEvent | None) -> int:
+    """The current round of offers: a new one when an administrator sent the idea back to matching."""
+    last = session.scalar(select(func.max(Offer.round)).where(Offer.idea_id == idea_id)) or 0
+    rematched = isinstance(cause, IdeaStatusChangedV1) and cause.from_status == Status.UNMATCHED.value
+    return last + 1 if rematched or last == 0 else last
+
+
+def _make_offer(
+    session: Session,
+    idea: lifecycle.IdeaState,
+    sponsor_id: int,
+    *,
+    round_: int,
+    rank_: int,
+    score: float,
+    reasons: list[str],
+    ranking: Ranking,
+    settings: Settings,
+    cause: IdeaEvent | None,
+    offered_by: str | None = None,
+) -> int:
     now = utcnow()
     due = deadline(now, settings.offer_deadline)
     offer_id = session.execute(
-        Offer.__table__.insert()
+        _offers.insert()
         .values(
-            idea_id=idea_id,
-            sponsor_id=best.sponsor_id,
-            rank=made + 1,
-            score=best.score,
-            reasons=best.reasons,
+            idea_id=idea.id,
+            sponsor_id=sponsor_id,
+            rank=rank_,
+            score=score,
+            reasons=reasons,
+            ranking=ranking_record(ranking),
+            round=round_,
+            offered_by=offered_by,
             state=OfferState.OPEN,
             made_at=now,
             due_at=due,
         )
-        .returning(Offer.id)
+        .returning(_offers.c.id)
     ).scalar_one()
-    outbox.emit(
-        session,
-        OfferMadeV1.caused_by(
-            cause, offer_id=offer_id, sponsor_id=best.sponsor_id, rank=made + 1, due_at=due, reasons=best.reasons
-        ),
+    made = OfferMadeV1.about(
+        idea, cause=cause, offer_id=offer_id, sponsor_id=sponsor_id, rank=rank_, due_at=due, reasons=reasons
     )
-    log.info("matching.offer_made", sponsor_id=best.sponsor_id, score=best.score)
+    outbox.emit(session, made)
+    log.info("matching.offer_made", sponsor_id=sponsor_id, score=score, round=round_, idea_reference=idea.reference)
+    return int(offer_id)
 
 
-def open_offers(session: Session, *, sponsor: Principal) -> list[OfferView]:
-    rows = session.execute(
-        select(Offer, Idea.reference, Idea.title)
-        .join(Idea, Idea.id == Offer.idea_id)
-        .where(Offer.sponsor_id == sponsor.id, Offer.state == OfferState.OPEN)
-        .order_by(Offer.due_at)
-    ).all()
-    return [
-        OfferView(
-            id=o.id,
-            idea_reference=ref,
-            idea_title=title,
-            rank=o.rank,
-            score=o.score,
-            reasons=o.reasons,
-            due_at=o.due_at,
+def offer_next(session: Session, idea_id: int, *, settings: Settings, cause: IdeaEvent) -> None:
+    """Offer the idea to the best sponsor not yet asked, or mark it unmatched after `max_offers` in this round."""
+    state = lifecycle.load(session, idea_id)
+    if state.status is not Status.MATCHING:
+        return
+    round_ = _round_of(session, idea_id, cause)
+    made, still_open = session.execute(
+        select(func.count().filter(Offer.round == round_), func.count().filter(Offer.state == OfferState.OPEN)).where(
+            Offer.idea_id == idea_id
         )
-        for o, ref, title in rows
-    ]
+    ).one()
+    if still_open:
+        return  # an offer is already out (an administrator's, say); this delivery is stale
+    idea = session.get(Idea, idea_id)
+    assert idea is not None
+    ranking = rank(idea_text(idea), candidates(session, idea_id))
+    if made >= settings.max_offers or not ranking.ranked:
+        if made:
+            why = f"no sponsor took it on after {made} offer(s)"
+        elif ranking.skipped:
+            why = "every sponsor not asked yet is full"
+        else:
+            why = "no sponsor is available"
+        lifecycle.transition(session, state, Status.UNMATCHED, reason=why, actor="matching", cause=cause)
+        log.warning("matching.unmatched", offers=made, idea_reference=state.reference)
+        return
+    best = ranking.ranked[0]
+    _make_offer(
+        session,
+        state,
+        best.sponsor_id,
+        round_=round_,
+        rank_=made + 1,
+        score=best.score,
+        reasons=best.reasons,
+        ranking=ranking,
+        settings=settings,
+        cause=cause,
+    )
 
 
 def _answer(session: Session, offer_id: int, sponsor: Principal, state: OfferState, reason: str | None) -> Offer:
     offer = session.get(Offer, offer_id)
     if offer is None or offer.sponsor_id != sponsor.id:
         raise NotFound("you have no offer with that id")
-    offers = Offer.__table__
     answer = OFFER.update(
-        offers, OfferState.OPEN, state, offers.c.id == offer_id, answered_at=utcnow(), answer_reason=reason
+        _offers, OfferState.OPEN, state, _offers.c.id == offer_id, answered_at=utcnow(), answer_reason=reason
     )
     if not claimed_one(session, answer):
         session.refresh(offer)  # another answer, or the deadline, came first: say which
@@ -140,3 +183,61 @@ def decline_offer(session: Session, offer_id: int, *, sponsor: Principal, reason
         OfferAnsweredV1.about(idea, offer_id=offer_id, sponsor_id=sponsor.id, answer="declined", reason=reason),
     )
     return idea.reference
+
+
+# Administrators
+
+
+def _unmatched(session: Session, reference: str) -> lifecycle.IdeaState:
+    idea = lifecycle.load_by_reference(session, reference)
+    if idea.status is not Status.UNMATCHED:
+        raise Conflict(f"{reference} is {idea.status.value}: only an unmatched idea is matched by hand")
+    return idea
+
+
+def offer_to(session: Session, reference: str, sponsor_email: str, *, admin: Principal, settings: Settings) -> int:
+    """Offer an unmatched idea to a named sponsor: the idea goes back to matching with this offer out."""
+    idea = _unmatched(session, reference)
+    sponsor = session.scalar(
+        select(Person).where(Person.email == sponsor_email.strip().lower(), Person.role == "sponsor")
+    )
+    if sponsor is None or not sponsor.active:
+        raise InvalidField("sponsor_email", "choose an active sponsor")
+    asked = session.scalar(select(Offer.state).where(Offer.idea_id == idea.id, Offer.sponsor_id == sponsor.id))
+    if asked is not None:
+        raise Conflict(f"{sponsor.name} was offered this idea before ({asked}): a sponsor is never asked twice")
+    row = session.get(Idea, idea.id)
+    assert row is not None
+    ranking = rank(idea_text(row), candidates(session, idea.id))
+    if any(s.sponsor_id == sponsor.id for s in ranking.skipped):
+        raise Conflict(f"{sponsor.name} has no place free for another incubation")
+    chosen = next(r for r in ranking.ranked if r.sponsor_id == sponsor.id)
+    round_ = (session.scalar(select(func.max(Offer.round)).where(Offer.idea_id == idea.id)) or 0) + 1
+    moved = lifecycle.transition(
+        session, idea, Status.MATCHING, reason=f"offered to {sponsor.name} by {admin.name}", actor=admin.email
+    )
+    return _make_offer(
+        session,
+        idea,
+        sponsor.id,
+        round_=round_,
+        rank_=1,
+        score=chosen.score,
+        reasons=[f"chosen by {admin.name}", *chosen.reasons],
+        ranking=ranking,
+        settings=settings,
+        cause=moved,
+        offered_by=admin.email,
+    )
+
+
+def rematch(session: Session, reference: str, *, admin: Principal) -> None:
+    """Send an unmatched idea back to matching: a new round of offers, to sponsors not asked before."""
+    idea = _unmatched(session, reference)
+    lifecycle.transition(session, idea, Status.MATCHING, reason=f"matched again by {admin.name}", actor=admin.email)
+
+
+def close_unmatched(session: Session, reference: str, reason: str, *, admin: Principal) -> None:
+    """Close an unmatched idea, with the reason the submitter is told."""
+    idea = _unmatched(session, reference)
+    lifecycle.transition(session, idea, Status.CLOSED, reason=reason, actor=admin.email)

@@ -68,6 +68,7 @@ class IdeaFacts:
     department: str | None
     theme: str | None
     optional_mail: bool
+    anonymous: bool
 
 
 _IDEA_COLUMNS = select(
@@ -78,6 +79,7 @@ _IDEA_COLUMNS = select(
     Idea.status_token,
     Idea.department,
     Idea.theme,
+    Idea.anonymous,
     NotificationPreference.optional_mail,
 ).outerjoin(NotificationPreference, NotificationPreference.idea_id == Idea.id)
 _IDEA = _IDEA_COLUMNS.where(Idea.id == bindparam("idea_id"))
@@ -99,6 +101,7 @@ def _facts(row: Any) -> IdeaFacts:
         row.department,
         row.theme,
         row.optional_mail is not False,
+        bool(row.anonymous),
     )
 
 
@@ -237,6 +240,9 @@ class Rules:
                 return self._submitter(
                     event, "question_reminder", optional=False, question=event.question, due_at=when(event.due_at)
                 )
+            case ev.CaseStudyPublishedV1():
+                url = f"{self.public}/case-studies/{event.slug}"
+                return self._submitter(event, "case_study_published", case_study_url=url)
         return None
 
     def _for_staff(self, event: ev.EventBase) -> list[Intent] | None:
@@ -267,6 +273,14 @@ class Rules:
                 )
             case ev.OfferReminderV1():
                 return self._staff(event, "sponsor", "offer_reminder", event.sponsor_id, self._offer(event))
+            case ev.MilestoneReminderV1():
+                return self._staff(event, "sponsor", "milestone_reminder", event.sponsor_id, self._milestone(event))
+            case ev.MilestoneOverdueV1():
+                sponsor = self.person(event.sponsor_id)
+                told = self._staff(event, "sponsor", "milestone_overdue", event.sponsor_id, self._milestone(event))
+                return told + self._admins(
+                    event, "milestone_overdue", sponsor_name=sponsor[0] if sponsor else None, **self._milestone(event)
+                )
         return None
 
     def _for_administrators(self, event: ev.EventBase) -> list[Intent] | None:
@@ -311,7 +325,7 @@ class Rules:
                 extra = {"sponsor_name": self._sponsor_name(event.idea_id)}
             intents += self._submitter(event, status, optional=status not in REQUIRED_STATUSES, **extra)
         if status == "unmatched":
-            intents += self._admins(event, "idea_unmatched", idea_url=self._idea_url(event), reason=event.reason)
+            intents += self._admins(event, "idea_unmatched", idea_url=self._matching_url(event), reason=event.reason)
         return intents
 
     def _submitter(self, event: ev.EventBase, name: str, *, optional: bool = True, **extra: Any) -> list[Intent]:
@@ -323,6 +337,8 @@ class Rules:
             "status_url": f"{self.public}/status/{facts.token}",
             "stop_url": f"{self.public}/status/{facts.token}/stop-updates",
             "optional": optional,
+            # An anonymous submitter is never asked to be named (in a case study, say).
+            "anonymous": facts.anonymous,
             **extra,
         }
         return [
@@ -369,8 +385,15 @@ class Rules:
     def _offer(self, event: ev.OfferMadeV1 | ev.OfferReminderV1) -> dict[str, Any]:
         return {"offer_url": f"{self.public}/offers/{event.offer_id}", "due_at": when(event.due_at)}
 
-    def _idea_url(self, event: ev.EventBase) -> str:
-        return f"{self.public}/admin/ideas/{event.idea_reference}"
+    def _milestone(self, event: ev.MilestoneReminderV1 | ev.MilestoneOverdueV1) -> dict[str, Any]:
+        return {
+            "milestone_title": event.title,
+            "due_at": when(event.due_at),
+            "incubation_url": f"{self.public}/incubations/{event.idea_reference}",
+        }
+
+    def _matching_url(self, event: ev.EventBase) -> str:
+        return f"{self.public}/admin/ideas/{event.idea_reference}/matching"
 
     def _sponsor_name(self, idea_id: int) -> str | None:
         return self.connection.execute(_SPONSOR, {"idea_id": idea_id}).scalar()

@@ -229,6 +229,50 @@ class OfferReminderV1(IdeaEvent):
     due_at: datetime
 
 
+class MilestoneScheduledV1(IdeaEvent):
+    """A milestone was put in an incubation's plan, or given a new date.
+
+    Its reminder comes `IDEAHUB_MILESTONE_REMINDER` before `due_at`; at `overdue_at` (`due_at` plus
+    `IDEAHUB_MILESTONE_GRACE`), not reached, it is overdue. A later event about the same milestone supersedes it.
+    """
+
+    type: Literal["milestone.scheduled.v1"] = "milestone.scheduled.v1"
+    milestone_id: int
+    sponsor_id: int
+    title: str
+    due_at: datetime
+    overdue_at: datetime
+
+
+class MilestoneReminderV1(IdeaEvent):
+    """A milestone's due date is near and it is not reached: its sponsor is reminded."""
+
+    type: Literal["milestone.reminder.v1"] = "milestone.reminder.v1"
+    milestone_id: int
+    sponsor_id: int
+    title: str
+    due_at: datetime
+
+
+class MilestoneOverdueV1(IdeaEvent):
+    """A milestone passed its due date by the grace and is not reached: its sponsor and administrators are told."""
+
+    type: Literal["milestone.overdue.v1"] = "milestone.overdue.v1"
+    milestone_id: int
+    sponsor_id: int
+    title: str
+    due_at: datetime
+
+
+class CaseStudyPublishedV1(IdeaEvent):
+    """An administrator published the case study of an idea (again, after withdrawing it, is a new event)."""
+
+    type: Literal["case_study.published.v1"] = "case_study.published.v1"
+    case_study_id: int
+    slug: str
+    title: str
+
+
 class NotificationFailedV1(IdeaEvent):
     """A notification could not be delivered (after its last retry, or for good), or may not have been."""
 
@@ -291,6 +335,10 @@ Event = Annotated[
     | QuestionReminderV1
     | ReviewResumedV1
     | OfferReminderV1
+    | MilestoneScheduledV1
+    | MilestoneReminderV1
+    | MilestoneOverdueV1
+    | CaseStudyPublishedV1
     | NotificationFailedV1
     | MessageFailedV1
     | MailRefusedV1
@@ -317,6 +365,10 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
         QuestionReminderV1,
         ReviewResumedV1,
         OfferReminderV1,
+        MilestoneScheduledV1,
+        MilestoneReminderV1,
+        MilestoneOverdueV1,
+        CaseStudyPublishedV1,
         NotificationFailedV1,
         MessageFailedV1,
         MailRefusedV1,

@@ -167,6 +167,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "review.reminder.v1": {"task_id": 3, "reviewer_id": 11, "due_at": DUE},
     "review.escalated.v1": {"task_id": 3, "reviewer_id": 11, "replacement_id": 12},
     "offer.reminder.v1": {"offer_id": 5, "sponsor_id": 21, "due_at": DUE},
+    "milestone.scheduled.v1": {
+        "milestone_id": 9,
+        "sponsor_id": 21,
+        "title": "Pilot in two offices",
+        "due_at": DUE,
+        "overdue_at": DUE,
+    },
+    "milestone.reminder.v1": {"milestone_id": 9, "sponsor_id": 21, "title": "Pilot in two offices", "due_at": DUE},
+    "milestone.overdue.v1": {"milestone_id": 9, "sponsor_id": 21, "title": "Pilot in two offices", "due_at": DUE},
+    "case_study.published.v1": {"case_study_id": 4, "slug": "numbered-tickets-ih-2026-000123", "title": "Tickets"},
     "question.asked.v1": {"question_id": 7, "task_id": 3, "due_at": DUE},
     "question.reminder.v1": {"question_id": 7, "question": "How many clinics would take part?", "due_at": DUE},
     "review.resumed.v1": {

@@ -80,6 +80,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/status/{token}/preferences"): (404, 200, 404, 404, 404),
     ("PUT", "/api/v1/status/{token}/preferences"): (404, 200, 404, 404, 404),
     ("POST", "/api/v1/status/{token}/stop-updates"): (404, 200, 404, 404, 404),
+    ("PUT", "/api/v1/status/{token}/credit"): (404, 409, 404, 404, 404),  # 409: not asked before the outcome
     ("GET", "/status/{token}/stop-updates"): (404, 200, 404, 404, 404),
     ("POST", "/status/{token}/stop-updates"): (404, 200, 404, 404, 404),
     ("GET", "/ideas/confirmation/{token}"): (404, 200, 404, 404, 404),
@@ -104,6 +105,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/reviews/ideas/{reference}"): (401, 401, 403, 403, 200),
     # Sponsorship offers: sponsors only.
     ("GET", "/api/v1/offers"): (401, 401, 403, 200, 403),
+    ("GET", "/api/v1/offers/{offer_id}"): (401, 401, 403, 404, 403),
     ("POST", "/api/v1/offers/{offer_id}/accept"): (401, 401, 403, 404, 403),
     ("POST", "/api/v1/offers/{offer_id}/decline"): (401, 401, 403, 404, 403),
     # Incubation: the idea's sponsor, or an administrator (404: this idea is not being incubated).
@@ -111,6 +113,22 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/ideas/{reference}/milestones/{milestone_id}/reached"): (401, 401, 403, 404, 404),
     ("POST", "/api/v1/ideas/{reference}/updates"): (401, 401, 403, 404, 404),
     ("POST", "/api/v1/ideas/{reference}/outcome"): (401, 401, 403, 404, 404),
+    ("GET", "/api/v1/incubations"): (401, 401, 403, 200, 200),
+    ("GET", "/api/v1/ideas/{reference}/incubation"): (401, 401, 403, 404, 404),
+    ("PATCH", "/api/v1/ideas/{reference}/plan"): (401, 401, 403, 404, 404),
+    ("PATCH", "/api/v1/ideas/{reference}/milestones/{milestone_id}"): (401, 401, 403, 404, 404),
+    ("DELETE", "/api/v1/ideas/{reference}/milestones/{milestone_id}"): (401, 401, 403, 404, 404),
+    ("PUT", "/api/v1/ideas/{reference}/case-study"): (401, 401, 403, 404, 404),
+    # Case studies: written by the idea's sponsor or an administrator, published by an administrator, read by anyone.
+    ("POST", "/api/v1/admin/case-studies/{case_study_id}/publish"): (401, 401, 403, 403, 404),
+    ("POST", "/api/v1/admin/case-studies/{case_study_id}/withdraw"): (401, 401, 403, 403, 404),
+    ("GET", "/api/v1/case-studies"): (200, 200, 200, 200, 200),
+    ("GET", "/api/v1/case-studies/{slug}"): (404, 404, 404, 404, 404),
+    # Matching by hand: administrators only (409: the idea is not unmatched).
+    ("GET", "/api/v1/admin/ideas/{reference}/matching"): (401, 401, 403, 403, 200),
+    ("POST", "/api/v1/admin/ideas/{reference}/offer"): (401, 401, 403, 403, 409),
+    ("POST", "/api/v1/admin/ideas/{reference}/rematch"): (401, 401, 403, 403, 409),
+    ("POST", "/api/v1/admin/ideas/{reference}/close"): (401, 401, 403, 403, 409),
     # Administration.
     ("GET", "/api/v1/admin/pipeline"): (401, 401, 403, 403, 200),
     ("GET", "/api/v1/admin/notifications"): (401, 401, 403, 403, 200),
@@ -178,7 +196,17 @@ BODIES: dict[tuple[str, str], Body] = {
         json={"milestones": [{"title": "Pilot in one office", "due_on": "2027-03-31"}]}
     ),
     ("POST", "/api/v1/ideas/{reference}/updates"): Body(json={"state": "on_track", "note": "Going well."}),
-    ("POST", "/api/v1/ideas/{reference}/outcome"): Body(json={"result": "closed", "summary": "Stopped."}),
+    ("POST", "/api/v1/ideas/{reference}/outcome"): Body(
+        json={"result": "closed", "summary": "Stopped.", "lessons": "Ask the depot first."}
+    ),
+    ("PATCH", "/api/v1/ideas/{reference}/plan"): Body(json={"budget": 1000}),
+    ("PATCH", "/api/v1/ideas/{reference}/milestones/{milestone_id}"): Body(json={"title": "Pilot in two offices"}),
+    ("PUT", "/api/v1/ideas/{reference}/case-study"): Body(
+        json={"title": "Shorter forms", "summary": "Forms halved.", "problem": "Long forms.", "what_was_done": "Cut."}
+    ),
+    ("POST", "/api/v1/admin/ideas/{reference}/offer"): Body(json={"sponsor_email": "sponsor@example.gov.uk"}),
+    ("POST", "/api/v1/admin/ideas/{reference}/close"): Body(json={"reason": "No sponsor this year."}),
+    ("PUT", "/api/v1/status/{token}/credit"): Body(json={"credit_by_name": True}),
     ("POST", "/sign-in"): Body(form=lambda w: {"email": w.signer}),
     ("POST", "/sign-in/{signed}"): Body(form=lambda w: {}),
     ("POST", "/sign-out"): Body(form=lambda w: {}),
@@ -259,6 +287,8 @@ def call(world: World, route: tuple[str, str], caller: str, credentials: str) ->
             "offer_id": NO_SUCH_ID,
             "milestone_id": NO_SUCH_ID,
             "notification_id": NO_SUCH_ID,
+            "case_study_id": NO_SUCH_ID,
+            "slug": "no-such-case-study",
             "rest": "no/such/page",
         },
     )

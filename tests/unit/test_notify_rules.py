@@ -181,6 +181,18 @@ def samples(world: World) -> dict[str, ev.EventBase]:
             ev.ReviewEscalatedV1, task_id=3, reviewer_id=p["reviewer"], replacement_id=p["replacement"]
         ),
         "offer.reminder.v1": world.event(ev.OfferReminderV1, offer_id=5, sponsor_id=p["sponsor"], due_at=DUE),
+        "milestone.scheduled.v1": world.event(
+            ev.MilestoneScheduledV1, milestone_id=9, sponsor_id=p["sponsor"], title="Pilot", due_at=DUE, overdue_at=DUE
+        ),
+        "milestone.reminder.v1": world.event(
+            ev.MilestoneReminderV1, milestone_id=9, sponsor_id=p["sponsor"], title="Pilot in one clinic", due_at=DUE
+        ),
+        "milestone.overdue.v1": world.event(
+            ev.MilestoneOverdueV1, milestone_id=9, sponsor_id=p["sponsor"], title="Pilot in one clinic", due_at=DUE
+        ),
+        "case_study.published.v1": world.event(
+            ev.CaseStudyPublishedV1, case_study_id=4, slug="text-reminders-ih-2026-000123", title=TITLE
+        ),
         "question.asked.v1": world.event(ev.QuestionAskedV1, question_id=7, task_id=3, due_at=DUE),
         "question.reminder.v1": world.event(
             ev.QuestionReminderV1, question_id=7, question="How many clinics would take part?", due_at=DUE
@@ -366,7 +378,7 @@ def test_an_unmatched_idea_tells_every_active_administrator_and_no_former_one(wo
     ]
     for intent in admins:
         assert intent.context["reason"] == "No sponsor had room"
-        assert intent.context["idea_url"].endswith(f"/admin/ideas/{world.reference}")
+        assert intent.context["idea_url"].endswith(f"/admin/ideas/{world.reference}/matching")
         assert intent.skip is False
 
 
@@ -512,8 +524,38 @@ def test_a_stage_giving_up_on_a_message_tells_every_administrator(world: World) 
     assert (intents[0].context["consumer"], intents[0].context["failed_message_id"]) == ("review.screen_idea", 2)
 
 
+def test_a_milestone_reminder_goes_to_its_sponsor_with_the_incubation_s_page(world: World) -> None:
+    (intent,) = world.intents(samples(world)["milestone.reminder.v1"])
+    assert who([intent]) == [("sponsor", "sponsor/milestone_reminder", world.email("sponsor"))]
+    assert intent.context["milestone_title"] == "Pilot in one clinic"
+    assert intent.context["incubation_url"].endswith(f"/incubations/{world.reference}")
+    assert intent.context["due_at"]
+
+
+def test_an_overdue_milestone_tells_its_sponsor_and_every_administrator(world: World) -> None:
+    intents = world.intents(samples(world)["milestone.overdue.v1"])
+    assert who(intents) == [("sponsor", "sponsor/milestone_overdue", world.email("sponsor"))] + [
+        ("admin", "admin/milestone_overdue", email) for email in ADMINS
+    ]
+    assert intents[-1].context["sponsor_name"] == STAFF["sponsor"][0]
+
+
+def test_a_published_case_study_tells_its_submitter_where_it_is(world: World) -> None:
+    (intent,) = world.intents(samples(world)["case_study.published.v1"])
+    assert who([intent]) == [("submitter", "submitter/case_study_published", SUBMITTER_EMAIL)]
+    assert intent.context["case_study_url"].endswith("/case-studies/text-reminders-ih-2026-000123")
+    assert intent.context["anonymous"] is False
+
+
 @pytest.mark.parametrize(
-    "event_type", ["review.submitted.v1", "offer.answered.v1", "incubation.started.v1", "question.asked.v1"]
+    "event_type",
+    [
+        "review.submitted.v1",
+        "offer.answered.v1",
+        "incubation.started.v1",
+        "question.asked.v1",
+        "milestone.scheduled.v1",
+    ],
 )
 def test_events_nobody_needs_an_email_about_reach_nobody(world: World, event_type: str) -> None:
     assert world.intents(samples(world)[event_type]) == []
@@ -584,7 +626,16 @@ def test_a_webhook_hears_every_event_but_notifications_failing_and_staff_signing
                 "review.resumed.v1",
             },
         ),
-        (("offer.made.v1", "milestone.#"), {"offer.made.v1", "milestone.reached.v1"}),
+        (
+            ("offer.made.v1", "milestone.#"),
+            {
+                "offer.made.v1",
+                "milestone.reached.v1",
+                "milestone.scheduled.v1",
+                "milestone.reminder.v1",
+                "milestone.overdue.v1",
+            },
+        ),
         (("notification.#",), set()),
         (("staff.#",), set()),
         (("nothing.matches",), set()),

@@ -45,6 +45,11 @@ def staff(audience: str, name: str, **extra: Any) -> dict[str, Any]:
 
 TASK = {"task_url": f"{PUBLIC}/reviews/tasks/3", "due_at": "Friday 4 December 2026 at 17:00"}
 OFFER = {"offer_url": f"{PUBLIC}/offers/5", "due_at": "Wednesday 9 December 2026 at 17:00"}
+MILESTONE = {
+    "milestone_title": "Pilot in one clinic",
+    "due_at": "Friday 4 December 2026 at 17:00",
+    "incubation_url": f"{PUBLIC}/incubations/{REFERENCE}",
+}
 
 # What the rules put in each message's context (see services/notify/rules.py), as an event would.
 CONTEXTS: dict[str, dict[str, Any]] = {
@@ -56,8 +61,11 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "submitter/duplicate": submitter(reason="The same as IH-2026-000007, which is in review."),
     "submitter/incubating": submitter(sponsor_name="Sofia Sponsor"),
     "submitter/unmatched": submitter(),
-    "submitter/implemented": submitter(summary="Missed appointments fell by a third."),
-    "submitter/closed": submitter(summary="The pilot ended when its budget was cut."),
+    "submitter/implemented": submitter(summary="Missed appointments fell by a third.", anonymous=False),
+    "submitter/closed": submitter(summary="The pilot ended when its budget was cut.", anonymous=False),
+    "submitter/case_study_published": submitter(
+        case_study_url=f"{PUBLIC}/case-studies/text-reminders", anonymous=False
+    ),
     "submitter/withdrawn": submitter(reason="Solved another way."),
     "submitter/milestone_reached": submitter(milestone_title="Pilot in one clinic"),
     "submitter/question_reminder": submitter(
@@ -73,8 +81,11 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "sponsor", "Sofia Sponsor", department="Health", theme=None, reasons=["Same department."], **OFFER
     ),
     "sponsor/offer_reminder": staff("sponsor", "Sofia Sponsor", department="Health", theme=None, **OFFER),
+    "sponsor/milestone_reminder": staff("sponsor", "Sofia Sponsor", department="Health", theme=None, **MILESTONE),
+    "sponsor/milestone_overdue": staff("sponsor", "Sofia Sponsor", department="Health", theme=None, **MILESTONE),
+    "admin/milestone_overdue": staff("admin", "Alex Admin", sponsor_name="Sofia Sponsor", **MILESTONE),
     "admin/idea_unmatched": staff(
-        "admin", "Alex Admin", idea_url=f"{PUBLIC}/admin/ideas/{REFERENCE}", reason="No sponsor had room."
+        "admin", "Alex Admin", idea_url=f"{PUBLIC}/admin/ideas/{REFERENCE}/matching", reason="No sponsor had room."
     ),
     "admin/review_escalated": staff(
         "admin", "Alex Admin", late_reviewer_name="Rhona Reviewer", replacement_name="Ravi Reviewer", declined=False
@@ -258,9 +269,11 @@ BRANCHES: dict[str, list[dict[str, Any]]] = {
     "reviewer/review_assigned": [{"department": None}, {"theme": None}, {"department": None, "theme": None}],
     "reviewer/review_resumed": [{"answer": None}],
     "sponsor/offer_made": [{"reasons": []}, {"reasons": ["Same department.", "Has room for one more."]}],
-    "submitter/closed": [{"summary": None}],
+    "submitter/closed": [{"summary": None}, {"anonymous": True}],
+    "submitter/case_study_published": [{"anonymous": True}],
+    "admin/milestone_overdue": [{"sponsor_name": None}],
     "submitter/duplicate": [{"reason": None}],
-    "submitter/implemented": [{"summary": None}],
+    "submitter/implemented": [{"summary": None}, {"anonymous": True}],
     "submitter/incubating": [{"sponsor_name": None}],
     "submitter/matching": [{"reasons": []}],
     "submitter/milestone_reached": [{"milestone_title": None}],

@@ -7,7 +7,18 @@ declared beside their table.
 """
 
 from shared.db.models.base import NAMING, Base, BigId, UtcDateTime
-from shared.db.models.incubation import Incubation, Milestone, Outcome, ProgressUpdate
+from shared.db.models.incubation import (
+    CASE_STUDY,
+    MILESTONE,
+    CaseStudy,
+    CaseStudyState,
+    CreditConsent,
+    Incubation,
+    Milestone,
+    MilestoneState,
+    Outcome,
+    ProgressUpdate,
+)
 from shared.db.models.intake import Attachment, Idea, IdeaMessage, InboundMail, StatusChange
 from shared.db.models.matching import OFFER, Offer, OfferState
 from shared.db.models.messaging import ConsumerCursor, FailedMessage, OutboxMessage, ProcessedMessage
@@ -27,6 +38,8 @@ from shared.db.models.review import (
 from shared.db.models.staff import ApiToken, Person, SignInLink, StaffSession
 
 __all__ = [
+    "CASE_STUDY",
+    "MILESTONE",
     "NAMING",
     "NOTIFICATION",
     "OFFER",
@@ -38,6 +51,9 @@ __all__ = [
     "Attachment",
     "Base",
     "BigId",
+    "CaseStudy",
+    "CaseStudyState",
+    "CreditConsent",
     "ConsumerCursor",
     "DuplicateCandidate",
     "FailedMessage",
@@ -46,6 +62,7 @@ __all__ = [
     "InboundMail",
     "Incubation",
     "Milestone",
+    "MilestoneState",
     "Notification",
     "NotificationPreference",
     "NotificationState",

@@ -50,3 +50,10 @@ class Offer(Base):
     answered_at: Mapped[datetime | None]
     answer_reason: Mapped[str | None] = mapped_column(Text)
     reminded_at: Mapped[datetime | None]
+    # The whole ranking this offer came from: every sponsor considered, with score and reasons, and those
+    # skipped (full, say), so that "why this sponsor" can be shown to administrators.
+    ranking: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+    # Each rematch by an administrator starts a new round, with IDEAHUB_MAX_OFFERS offers of its own.
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The administrator who offered it to a named sponsor; None when matching chose.
+    offered_by: Mapped[str | None] = mapped_column(String(320))
