@@ -109,7 +109,8 @@ INSERT INTO progress_updates (idea_id, state, note, private, at)
 SELECT inc.idea_id, (ARRAY['on_track','at_risk'])[1 + u % 2], 'Update ' || u, u = 2, now() - (u || ' days')::interval
 FROM incubations inc, generate_series(1, 2) AS u;
 
-INSERT INTO outcomes (idea_id, result, summary, benefits_text, money_saved_a_year, people_affected, lessons, publish, at)
+INSERT INTO outcomes (idea_id, result, summary, benefits_text, money_saved_a_year, people_affected, lessons,
+                      publish, at)
 SELECT i.id, i.status, 'What happened to ' || i.id, 'Benefits ' || i.id, 10000, 500,
        CASE WHEN i.status = 'closed' THEN 'Lessons ' || i.id END, false, now() - interval '1 day'
 FROM ideas i WHERE i.status IN ('implemented', 'closed');
