@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
+from infra.console import api as console_api
 from services.incubation.api import router as incubation_router
 from services.intake.api import router as intake_router
 from services.intake.web import router as intake_pages
@@ -102,6 +103,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         incubation_router,
         notify_router,
         admin_api.router,
+        console_api.router,
         signin.router,
         public_pages.router,
         review_pages,

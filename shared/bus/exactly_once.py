@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.bus import outbox
@@ -170,18 +171,38 @@ def record_failure(session_factory: sessionmaker[Session], consumer: str, payloa
     idea_id, reference = _int_or_none(fields.get("idea_id")), fields.get("idea_reference")
     correlation_id = _uuid_or_none(fields.get("correlation_id"))
     event_id = _uuid_or_none(fields.get("event_id"))
+    now = utcnow()
     with unit_of_work(session_factory) as session:
+        table = FailedMessage.__table__
+        open_row = (
+            session.scalar(
+                select(table.c.id).where(
+                    table.c.consumer == consumer, table.c.event_id == event_id, table.c.resolved_at.is_(None)
+                )
+            )
+            if event_id is not None
+            else None
+        )
+        if open_row is not None:  # the same event failed again (a retry by dramatiq, say): one row, counted
+            session.execute(
+                table.update()
+                .where(table.c.id == open_row)
+                .values(attempts=table.c.attempts + 1, last_failed_at=now, error=error[-4000:])
+            )
+            return
         failed_id = session.execute(
-            FailedMessage.__table__.insert()
+            table.insert()
             .values(
                 consumer=consumer,
                 event_id=event_id,
                 idea_id=idea_id,
                 error=error[-4000:],
                 payload=json.dumps(payload, default=str),
-                failed_at=utcnow(),
+                failed_at=now,
+                last_failed_at=now,
+                attempts=1,
             )
-            .returning(FailedMessage.__table__.c.id)
+            .returning(table.c.id)
         ).scalar_one()
         if event_id is not None:
             row = {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}

@@ -134,6 +134,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/admin/notifications"): (401, 401, 403, 403, 200),
     ("GET", "/api/v1/admin/ideas/{reference}/timeline"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/notifications/{notification_id}/resend"): (401, 401, 403, 403, 404),
+    ("GET", "/api/v1/admin/failures"): (401, 401, 403, 403, 200),
+    ("POST", "/api/v1/admin/failures/{failure_id}/retry"): (401, 401, 403, 403, 404),
+    ("POST", "/api/v1/admin/failures/{failure_id}/discard"): (401, 401, 403, 403, 404),
     # Signing in is open to anyone; the staff page is for staff (a reviewer's is /reviews, where it sends
     # them); signing out ends whatever session there is.
     ("GET", "/sign-in"): (200, 200, 200, 200, 200),
@@ -207,6 +210,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/v1/admin/ideas/{reference}/offer"): Body(json={"sponsor_email": "sponsor@example.gov.uk"}),
     ("POST", "/api/v1/admin/ideas/{reference}/close"): Body(json={"reason": "No sponsor this year."}),
     ("PUT", "/api/v1/status/{token}/credit"): Body(json={"credit_by_name": True}),
+    ("POST", "/api/v1/admin/failures/{failure_id}/discard"): Body(json={"reason": "A test message."}),
     ("POST", "/sign-in"): Body(form=lambda w: {"email": w.signer}),
     ("POST", "/sign-in/{signed}"): Body(form=lambda w: {}),
     ("POST", "/sign-out"): Body(form=lambda w: {}),
@@ -288,6 +292,7 @@ def call(world: World, route: tuple[str, str], caller: str, credentials: str) ->
             "milestone_id": NO_SUCH_ID,
             "notification_id": NO_SUCH_ID,
             "case_study_id": NO_SUCH_ID,
+            "failure_id": NO_SUCH_ID,
             "slug": "no-such-case-study",
             "rest": "no/such/page",
         },

@@ -55,9 +55,14 @@ class ConsumerCursor(Base):
 
 
 class FailedMessage(Base):
-    """A message a consumer gave up on, for administrators to see and retry."""
+    """A message a consumer gave up on, for administrators to see, and retry or discard.
+
+    One row a (consumer, event) while it is open: a second failure of the same event adds to `attempts`.
+    Retried or discarded, it is resolved (`resolution`, by whom, why) and kept as a record.
+    """
 
     __tablename__ = "failed_messages"
+    __table_args__ = (Index("ix_failed_messages_resolved_at_id", "resolved_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     consumer: Mapped[str] = mapped_column(String(100))
@@ -66,7 +71,12 @@ class FailedMessage(Base):
     error: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(20))  # retried | discarded
+    resolved_by: Mapped[str | None] = mapped_column(String(320))
+    resolution_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class WorkerHeartbeat(Base):
