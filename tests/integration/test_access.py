@@ -124,6 +124,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/admin/case-studies/{case_study_id}/withdraw"): (401, 401, 403, 403, 404),
     ("GET", "/api/v1/case-studies"): (200, 200, 200, 200, 200),
     ("GET", "/api/v1/case-studies/{slug}"): (404, 404, 404, 404, 404),
+    ("GET", "/case-studies"): (200, 200, 200, 200, 200),
+    ("GET", "/case-studies/{slug}"): (404, 404, 404, 404, 404),
+    ("GET", "/case-studies.atom"): (200, 200, 200, 200, 200),
+    ("GET", "/assets-local/case-studies.css"): (200, 200, 200, 200, 200),  # the case studies' print stylesheet
     # Matching by hand: administrators only (409: the idea is not unmatched).
     ("GET", "/api/v1/admin/ideas/{reference}/matching"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/ideas/{reference}/offer"): (401, 401, 403, 403, 409),
