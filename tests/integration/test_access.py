@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/status/{token}/answer"): (404, 409, 404, 404, 404),
     ("GET", "/status/{token}/withdraw"): (404, 200, 404, 404, 404),
     ("POST", "/status/{token}/withdraw"): (404, 303, 404, 404, 404),
+    ("POST", "/status/{token}/credit"): (404, 409, 404, 404, 404),  # 409: not asked before the outcome
     # Staff reads of an idea: every staff role (what each sees is filtered; see the anonymity test).
     ("GET", "/api/v1/ideas/{reference}"): (401, 401, 200, 200, 200),
     ("GET", "/api/v1/ideas/{reference}/notifications"): (401, 401, 200, 200, 200),
@@ -175,6 +176,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PUT", "/api/v1/status/{token}/preferences"): Body(json={"optional_mail": False}),
     ("POST", "/status/{token}/answer"): Body(form=lambda w: {"answer": "Forty clinics would take part."}),
     ("POST", "/status/{token}/withdraw"): Body(form=lambda w: {"reason": ""}),
+    ("POST", "/status/{token}/credit"): Body(form=lambda w: {"credit_by_name": "yes"}),
     ("POST", "/status/{token}/stop-updates"): Body(form=lambda w: {}),
     ("POST", "/api/v1/reviews/tasks/{task_id}"): Body(
         json={

@@ -14,6 +14,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -25,8 +26,8 @@ from infra import people
 from infra.app import create_app
 from infra.composition import Runtime
 from services.incubation import actors as incubation_actors
-from services.incubation import case_studies, handlers
-from services.incubation.schemas import CaseStudyIn, OutcomeIn, UpdateIn
+from services.incubation import case_studies, deadlines, handlers
+from services.incubation.schemas import CaseStudyIn, MilestoneIn, OutcomeIn, PlanIn, UpdateIn
 from services.intake import handlers as intake
 from services.intake.schemas import Submission
 from services.matching import actors as matching_actors
@@ -34,7 +35,7 @@ from services.matching import handlers as matching
 from shared import lifecycle
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.db.models import CaseStudy, CreditConsent, Offer, OutboxMessage, Review, ReviewTask
+from shared.db.models import CaseStudy, CreditConsent, Idea, Offer, OutboxMessage, Review, ReviewTask
 from shared.db.uow import unit_of_work
 from shared.principal import Principal
 from shared.worker.declare import StageActor, StageContext
@@ -258,10 +259,10 @@ def test_a_case_study_names_only_a_submitter_who_agreed_on_the_page_list_feed_an
         *emails,
     ]
     made = []
-    for name, email, anonymous in zip(
+    for name, email, hidden in zip(
         (agreed_name, unanswered_name, anonymous_name), emails, (False, False, True), strict=True
     ):
-        idea = incubating(world, theme=theme, name=name, email=email, anonymous=anonymous)
+        idea = incubating(world, theme=theme, name=name, email=email, anonymous=hidden)
         review_words(world, idea.idea_id, f"reviewer comment {uid}", f"reviewer private note {uid}")
         with unit_of_work(world.factory) as session:
             handlers.add_update(
@@ -275,7 +276,7 @@ def test_a_case_study_names_only_a_submitter_who_agreed_on_the_page_list_feed_an
             )
             handlers.record_outcome(session, idea.reference, OUTCOME, sponsor=world.sponsor)
         made.append(idea)
-    agreed, unanswered, anonymous = made
+    agreed, _, anonymous = made
     with unit_of_work(world.factory) as session:
         intake.answer_credit(session, agreed.token, credit_by_name=True)
         # Even a consent that somehow exists never names an anonymous submitter.
@@ -514,3 +515,141 @@ def test_a_draft_a_withdrawn_and_an_unknown_case_study_are_nowhere_in_public(wor
     assert f"/case-studies/{shown}" in feed
     assert draft not in feed
     assert withdrawn not in feed
+
+
+# --- the submitter's status page ------------------------------------------------------------------------------------
+
+
+def test_the_status_page_shows_the_sponsor_the_plan_and_public_progress_never_private_words(world: World) -> None:
+    made = incubating(world)
+    due = date.today() + timedelta(days=30)
+    with unit_of_work(world.factory) as session:
+        reached, late, _ = handlers.add_plan(
+            session,
+            made.reference,
+            PlanIn(
+                milestones=[
+                    MilestoneIn(title="Choose the streets", due_on=due),
+                    MilestoneIn(title="Order the trees", due_on=due),
+                    MilestoneIn(title="Plant them", due_on=due + timedelta(days=31)),
+                ]
+            ),
+            sponsor=world.sponsor,
+            settings=world.settings,
+        )
+        handlers.reach_milestone(session, made.reference, reached, sponsor=world.sponsor)
+    with unit_of_work(world.factory) as session:
+        assert deadlines.mark_overdue(session, late, settings=world.settings, now=utcnow() + timedelta(days=60))
+        handlers.add_update(
+            session, made.reference, UpdateIn(state="at_risk", note="Suppliers are late."), sponsor=world.sponsor
+        )
+        handlers.add_update(
+            session,
+            made.reference,
+            UpdateIn(state="blocked", note="The budget holder is off sick.", private=True),
+            sponsor=world.sponsor,
+        )
+
+    page = world.page(f"/status/{made.token}")
+    assert page.status_code == 200
+    html = page.text
+    assert "Your idea's sponsor is Sofia Sponsor." in html
+    rows = re.findall(r"<tr class=\"govuk-table__row\">(.*?)</tr>", html, re.S)
+    states = {
+        re.sub(r"<[^>]+>", "", row.split("</td>")[0]).strip(): re.sub(r"<[^>]+>", "", row.split("</td>")[2]).strip()
+        for row in rows[1:]
+    }
+    assert states == {"Choose the streets": "Reached", "Order the trees": "Overdue", "Plant them": "To do"}
+    assert f"{due.day} {due:%B %Y}" in html
+    assert 'class="govuk-tag govuk-tag--red">Overdue' in html
+    assert "Suppliers are late." in html
+    assert "At risk" in html
+    assert "off sick" not in html
+    assert 'id="credit"' not in html  # not asked before the outcome
+
+
+def test_the_submitter_sees_the_outcome_answers_the_credit_question_and_the_case_study_follows(world: World) -> None:
+    made = implemented(world, name="Priya Proud", email="priya.proud@example.gov.uk")
+    page = world.page(f"/status/{made.token}")
+    html = page.text
+    for words in (
+        "Put into practice",
+        "Forty streets have shade.",
+        "Fewer calls about heat.",
+        '<dd class="govuk-summary-list__value">£12,000</dd>',
+        '<dd class="govuk-summary-list__value">1,250.5</dd>',
+        '<dd class="govuk-summary-list__value">4,000</dd>',
+        "Ask the parks team first.",
+        'id="credit"',
+        "May we name you in a case study?",
+    ):
+        assert words in html, words
+    assert " checked" not in html  # not answered yet
+    assert 'id="case-study-link"' not in html
+
+    slug = publish(world, write_up(world, made.reference))
+    assert credit_on_page(world.page(f"/case-studies/{slug}").text) == "a member of staff in Housing"
+    page = world.page(f"/status/{made.token}")
+    assert f'<a class="govuk-link" href="/case-studies/{slug}">' in page.text
+
+    saved = world.client.post(
+        f"/status/{made.token}/credit", data={"credit_by_name": "yes", "csrf_token": csrf_of(page.text)}
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/status/{made.token}?done=credit-yes"
+    after = world.page(saved.headers["location"]).text
+    assert "Saved: a case study of your idea may name you" in after
+    assert 'id="credit_by_name" name="credit_by_name" type="radio" value="yes" checked' in after
+    assert credit_on_page(world.page(f"/case-studies/{slug}").text) == "Priya Proud"
+    assert world.client.get(f"/api/v1/case-studies/{slug}").json()["credit"] == "Priya Proud"
+
+    saved = world.client.post(
+        f"/status/{made.token}/credit", data={"credit_by_name": "no", "csrf_token": csrf_of(after)}
+    )
+    assert saved.headers["location"] == f"/status/{made.token}?done=credit-no"
+    after = world.page(saved.headers["location"]).text
+    assert "Saved: a case study of your idea will not name you" in after
+    assert 'value="no" checked' in after
+    assert credit_on_page(world.page(f"/case-studies/{slug}").text) == "a member of staff in Housing"
+    assert "Priya Proud" not in world.client.get("/case-studies.atom").text
+
+
+def test_a_credit_answer_that_is_missing_forged_or_not_asked_changes_nothing(world: World) -> None:
+    made = implemented(world)
+    page = world.page(f"/status/{made.token}")
+    token = csrf_of(page.text)
+
+    def consent(idea_id: int) -> bool | None:
+        with unit_of_work(world.factory) as session:
+            return session.scalar(select(CreditConsent.credit_by_name).where(CreditConsent.idea_id == idea_id))
+
+    empty = world.client.post(f"/status/{made.token}/credit", data={"csrf_token": token})
+    assert empty.status_code == 422
+    assert '<a href="#credit_by_name">Select yes if a case study may name you</a>' in empty.text
+    assert 'id="credit_by_name-error"' in empty.text
+    odd = world.client.post(f"/status/{made.token}/credit", data={"credit_by_name": "maybe", "csrf_token": token})
+    assert odd.status_code == 422
+    forged = world.client.post(f"/status/{made.token}/credit", data={"credit_by_name": "yes"})
+    assert forged.status_code == 400
+    assert consent(made.idea_id) is None
+
+    anonymous = implemented(world, anonymous=True)
+    page = world.page(f"/status/{anonymous.token}")
+    assert "Put into practice" in page.text
+    assert 'id="credit"' not in page.text  # never asked of an anonymous submitter
+    refused = world.client.post(
+        f"/status/{anonymous.token}/credit", data={"credit_by_name": "yes", "csrf_token": token}
+    )
+    assert refused.status_code == 409
+    assert "You asked to stay anonymous" in refused.text
+    assert consent(anonymous.idea_id) is None
+
+    running = incubating(world)
+    refused = world.client.post(f"/status/{running.token}/credit", data={"credit_by_name": "yes", "csrf_token": token})
+    assert refused.status_code == 409
+    assert consent(running.idea_id) is None
+
+    unknown = world.client.post(f"/status/{'x' * 32}/credit", data={"credit_by_name": "yes", "csrf_token": token})
+    assert unknown.status_code == 404
+    with unit_of_work(world.factory) as session:
+        assert session.scalar(select(Idea.id).where(Idea.status_token == "x" * 32)) is None
