@@ -23,6 +23,7 @@ from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
 from infra.console import api as console_api
 from services.incubation.api import router as incubation_router
+from services.incubation.public_web import router as case_study_pages
 from services.intake.api import router as intake_router
 from services.intake.web import router as intake_pages
 from services.matching.api import router as matching_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         signin.router,
         public_pages.router,
         review_pages,
+        case_study_pages,
         notify_pages,
         intake_pages,  # last: its catch-all under /status/ must not hide notify's stop-updates page
     ):

@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/status/{token}/answer"): (404, 409, 404, 404, 404),
     ("GET", "/status/{token}/withdraw"): (404, 200, 404, 404, 404),
     ("POST", "/status/{token}/withdraw"): (404, 303, 404, 404, 404),
+    ("POST", "/status/{token}/credit"): (404, 409, 404, 404, 404),  # 409: not asked before the outcome
     # Staff reads of an idea: every staff role (what each sees is filtered; see the anonymity test).
     ("GET", "/api/v1/ideas/{reference}"): (401, 401, 200, 200, 200),
     ("GET", "/api/v1/ideas/{reference}/notifications"): (401, 401, 200, 200, 200),
@@ -124,6 +125,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/admin/case-studies/{case_study_id}/withdraw"): (401, 401, 403, 403, 404),
     ("GET", "/api/v1/case-studies"): (200, 200, 200, 200, 200),
     ("GET", "/api/v1/case-studies/{slug}"): (404, 404, 404, 404, 404),
+    ("GET", "/case-studies"): (200, 200, 200, 200, 200),
+    ("GET", "/case-studies/{slug}"): (404, 404, 404, 404, 404),
+    ("GET", "/case-studies.atom"): (200, 200, 200, 200, 200),
+    ("GET", "/assets-local/case-studies.css"): (200, 200, 200, 200, 200),  # the case studies' print stylesheet
     # Matching by hand: administrators only (409: the idea is not unmatched).
     ("GET", "/api/v1/admin/ideas/{reference}/matching"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/ideas/{reference}/offer"): (401, 401, 403, 403, 409),
@@ -174,6 +179,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PUT", "/api/v1/status/{token}/preferences"): Body(json={"optional_mail": False}),
     ("POST", "/status/{token}/answer"): Body(form=lambda w: {"answer": "Forty clinics would take part."}),
     ("POST", "/status/{token}/withdraw"): Body(form=lambda w: {"reason": ""}),
+    ("POST", "/status/{token}/credit"): Body(form=lambda w: {"credit_by_name": "yes"}),
     ("POST", "/status/{token}/stop-updates"): Body(form=lambda w: {}),
     ("POST", "/api/v1/reviews/tasks/{task_id}"): Body(
         json={
