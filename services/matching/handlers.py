@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from services.matching.ranking import Candidate, IdeaText, Ranking, rank
@@ -248,12 +248,21 @@ def lapse_offers_of(session: Session, sponsor_id: int, *, reason: str) -> list[i
 
     Returns the ideas whose offer lapsed; the caller records why.
     """
+    return _lapse(session, Offer.sponsor_id == sponsor_id, reason=reason)
+
+
+def idea_left_matching(session: Session, event: IdeaStatusChangedV1) -> None:
+    """An idea was withdrawn or closed while offers were out: they lapse, so no sponsor is left holding one."""
+    _lapse(session, Offer.idea_id == event.idea_id, reason=f"the idea was {event.to_status}")
+
+
+def _lapse(session: Session, which: ColumnElement[bool], *, reason: str) -> list[int]:
     now = utcnow()
     open_offers = session.execute(
-        select(Offer.id, Offer.idea_id).where(Offer.sponsor_id == sponsor_id, Offer.state == OfferState.OPEN)
+        select(Offer.id, Offer.idea_id, Offer.sponsor_id).where(which, Offer.state == OfferState.OPEN)
     ).all()
     lapsed = []
-    for offer_id, idea_id in open_offers:
+    for offer_id, idea_id, sponsor_id in open_offers:
         lapse = OFFER.update(
             _offers,
             OfferState.OPEN,
