@@ -1,4 +1,4 @@
-"""The console's JSON twins under /api/v1/admin/: failed messages (list, retry, discard)."""
+"""The console's JSON twins under /api/v1/admin/: failed messages, staff, and the actions that unblock an idea."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from infra.console import failures
+from infra.console import actions, failures, people
 from shared.principal import Principal
 from shared.text import Printable
 from shared.web.deps import require, settings_of, uow
 from shared.web.paging import Paging, link_next
 from shared.web.params import RowId
+
+Reference = Annotated[str, Path(pattern=r"^IH-\d{4}-\d{6}$", description="An idea's reference, IH-YYYY-NNNNNN.")]
 
 router = APIRouter(prefix="/api/v1/admin", tags=["administration"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -82,3 +84,114 @@ def discard_failure(request: Request, failure_id: RowId, body: DiscardIn, admin:
         failures.discard(session, failure_id, admin=admin, reason=body.reason)
     with uow(request) as session:
         return _out(failures.one(session, failure_id))
+
+
+# --- staff ----------------------------------------------------------------------------------------------------------
+
+
+class PersonOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+    department: str | None
+    themes: str | None
+    interests: str | None
+    capacity: int
+    active: bool
+    load: int
+    open_offers: int
+    last_sign_in: datetime | None
+
+
+class PersonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320), Printable]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
+    role: people.Role
+    department: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Printable] | None = None
+    themes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), Printable] | None = None
+    interests: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), Printable] | None = None
+    capacity: Annotated[int, Field(ge=0, le=1000)] = 3
+
+
+def _person(view: people.PersonView) -> PersonOut:
+    return PersonOut(**asdict(view))
+
+
+@router.get("/people", response_model=list[PersonOut])
+def list_people(
+    request: Request,
+    response: Response,
+    admin: Admin,
+    paging: Paging,
+    role: people.Role | None = None,
+    active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Words in the name, email or department.")] = None,
+) -> list[PersonOut]:
+    """Staff by name, with what they can take on and how busy they are; paginated."""
+    with uow(request) as session:
+        page = people.people(session, page=paging, role=role, active=active, text=q)
+    link_next(request, response, page)
+    return [_person(view) for view in page.items]
+
+
+@router.post("/people", response_model=PersonOut, status_code=status.HTTP_201_CREATED)
+def add_person(request: Request, body: PersonIn, admin: Admin) -> PersonOut:
+    """Register a reviewer, sponsor or administrator."""
+    with uow(request) as session:
+        person_id = people.add(session, admin=admin, **body.model_dump())
+    with uow(request) as session:
+        return _person(people.one(session, person_id))
+
+
+@router.get("/people/{person_id}", response_model=PersonOut)
+def one_person(request: Request, person_id: RowId, admin: Admin) -> PersonOut:
+    with uow(request) as session:
+        return _person(people.one(session, person_id))
+
+
+@router.patch("/people/{person_id}", response_model=PersonOut)
+def change_person(request: Request, person_id: RowId, body: people.PersonChange, admin: Admin) -> PersonOut:
+    """Change what is sent; `"active": false` revokes their access and hands their work on, recorded with `reason`."""
+    with uow(request) as session:
+        return _person(people.change(session, person_id, body, admin=admin, settings=settings_of(request)))
+
+
+# --- unblocking an idea ---------------------------------------------------------------------------------------------
+
+
+@router.post("/ideas/{reference}/reassign", status_code=status.HTTP_201_CREATED)
+def reassign_review(
+    request: Request, reference: Reference, body: actions.ReassignIn, admin: Admin
+) -> dict[str, object]:
+    """Give a waiting review task to a named reviewer; the old task is cancelled, the new one has a fresh deadline."""
+    with uow(request) as session:
+        task_id = actions.reassign_review(session, reference, body, admin=admin, settings=settings_of(request))
+    return {"idea_reference": reference, "task_id": task_id}
+
+
+@router.post("/ideas/{reference}/reviewers", status_code=status.HTTP_201_CREATED)
+def add_reviewer(
+    request: Request, reference: Reference, body: actions.AddReviewerIn, admin: Admin
+) -> dict[str, object]:
+    """Give an idea in review to one more, named reviewer."""
+    with uow(request) as session:
+        task_id = actions.add_reviewer(session, reference, body, admin=admin, settings=settings_of(request))
+    return {"idea_reference": reference, "task_id": task_id}
+
+
+@router.post("/ideas/{reference}/duplicate")
+def mark_duplicate(request: Request, reference: Reference, body: actions.DuplicateIn, admin: Admin) -> dict[str, str]:
+    """An idea in review is the same as another: it becomes `duplicate`, and its submitter is told which."""
+    with uow(request) as session:
+        actions.mark_duplicate(session, reference, body, admin=admin)
+    return {"idea_reference": reference, "status": "duplicate"}
+
+
+@router.post("/ideas/{reference}/withdraw")
+def withdraw(request: Request, reference: Reference, body: actions.ReasonIn, admin: Admin) -> dict[str, str]:
+    """Withdraw an idea on its submitter's behalf, with the reason they are told."""
+    with uow(request) as session:
+        actions.withdraw(session, reference, body, admin=admin)
+    return {"idea_reference": reference, "status": "withdrawn"}

@@ -19,7 +19,7 @@ from shared import lifecycle
 from shared.bus import outbox
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.contracts.events import IdeaEvent, IdeaStatusChangedV1, OfferAnsweredV1, OfferMadeV1
+from shared.contracts.events import AdminActionV1, IdeaEvent, IdeaStatusChangedV1, OfferAnsweredV1, OfferMadeV1
 from shared.db.models import OFFER, Idea, Incubation, Offer, OfferState, Person
 from shared.db.states import claimed_one
 from shared.errors import Conflict, InvalidField, NotFound
@@ -216,6 +216,7 @@ def offer_to(session: Session, reference: str, sponsor_email: str, *, admin: Pri
     moved = lifecycle.transition(
         session, idea, Status.MATCHING, reason=f"offered to {sponsor.name} by {admin.name}", actor=admin.email
     )
+    _taken(session, idea, "offered_to_sponsor", admin=admin, reason=None, sponsor=sponsor.name)
     return _make_offer(
         session,
         idea,
@@ -235,12 +236,24 @@ def rematch(session: Session, reference: str, *, admin: Principal) -> None:
     """Send an unmatched idea back to matching: a new round of offers, to sponsors not asked before."""
     idea = _unmatched(session, reference)
     lifecycle.transition(session, idea, Status.MATCHING, reason=f"matched again by {admin.name}", actor=admin.email)
+    _taken(session, idea, "rematched", admin=admin, reason=None)
 
 
 def close_unmatched(session: Session, reference: str, reason: str, *, admin: Principal) -> None:
     """Close an unmatched idea, with the reason the submitter is told."""
     idea = _unmatched(session, reference)
     lifecycle.transition(session, idea, Status.CLOSED, reason=reason, actor=admin.email)
+    _taken(session, idea, "closed", admin=admin, reason=reason)
+
+
+def _taken(
+    session: Session, idea: lifecycle.IdeaState, action: str, *, admin: Principal, reason: str | None, **detail: str
+) -> None:
+    """On the idea's timeline: which administrator did what, and why."""
+    taken = AdminActionV1.about(
+        idea, action=action, by_id=admin.id, by_name=admin.name, reason=reason, detail=dict(detail)
+    )
+    outbox.emit(session, taken)
 
 
 def lapse_offers_of(session: Session, sponsor_id: int, *, reason: str) -> list[int]:

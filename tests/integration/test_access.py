@@ -142,6 +142,14 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/admin/failures"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/failures/{failure_id}/retry"): (401, 401, 403, 403, 404),
     ("POST", "/api/v1/admin/failures/{failure_id}/discard"): (401, 401, 403, 403, 404),
+    ("GET", "/api/v1/admin/people"): (401, 401, 403, 403, 200),
+    ("POST", "/api/v1/admin/people"): (401, 401, 403, 403, 422),
+    ("GET", "/api/v1/admin/people/{person_id}"): (401, 401, 403, 403, 404),
+    ("PATCH", "/api/v1/admin/people/{person_id}"): (401, 401, 403, 403, 404),
+    ("POST", "/api/v1/admin/ideas/{reference}/reassign"): (401, 401, 403, 403, 404),
+    ("POST", "/api/v1/admin/ideas/{reference}/reviewers"): (401, 401, 403, 403, 409),
+    ("POST", "/api/v1/admin/ideas/{reference}/duplicate"): (401, 401, 403, 403, 422),
+    ("POST", "/api/v1/admin/ideas/{reference}/withdraw"): (401, 401, 403, 403, 200),
     # Signing in is open to anyone; the staff page is for staff (a reviewer's is /reviews, where it sends
     # them); signing out ends whatever session there is.
     ("GET", "/sign-in"): (200, 200, 200, 200, 200),
@@ -217,6 +225,19 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/v1/admin/ideas/{reference}/close"): Body(json={"reason": "No sponsor this year."}),
     ("PUT", "/api/v1/status/{token}/credit"): Body(json={"credit_by_name": True}),
     ("POST", "/api/v1/admin/failures/{failure_id}/discard"): Body(json={"reason": "A test message."}),
+    # Registering the same person twice would answer differently the second time: a bad address answers the same.
+    ("POST", "/api/v1/admin/people"): Body(json={"email": "not-an-address", "name": "Nobody", "role": "reviewer"}),
+    ("PATCH", "/api/v1/admin/people/{person_id}"): Body(json={"capacity": 4}),
+    ("POST", "/api/v1/admin/ideas/{reference}/reassign"): Body(
+        json={"task_id": 2_000_000_000, "reviewer_email": "reviewer@example.gov.uk", "reason": "Off sick."}
+    ),
+    ("POST", "/api/v1/admin/ideas/{reference}/reviewers"): Body(
+        json={"reviewer_email": "reviewer@example.gov.uk", "reason": "Knows the area."}
+    ),
+    ("POST", "/api/v1/admin/ideas/{reference}/duplicate"): Body(
+        json={"of_reference": "IH-1999-000001", "reason": "The same idea."}
+    ),
+    ("POST", "/api/v1/admin/ideas/{reference}/withdraw"): Body(json={"reason": "They asked us by phone."}),
     ("POST", "/sign-in"): Body(form=lambda w: {"email": w.signer}),
     ("POST", "/sign-in/{signed}"): Body(form=lambda w: {}),
     ("POST", "/sign-out"): Body(form=lambda w: {}),
@@ -299,6 +320,7 @@ def call(world: World, route: tuple[str, str], caller: str, credentials: str) ->
             "notification_id": NO_SUCH_ID,
             "case_study_id": NO_SUCH_ID,
             "failure_id": NO_SUCH_ID,
+            "person_id": NO_SUCH_ID,
             "slug": "no-such-case-study",
             "rest": "no/such/page",
         },

@@ -57,7 +57,7 @@ EXPECTED = {
             # (expired), the idea leaving review (cancelled).
             "open": {"asked", "done", "declined", "replaced", "expired", "cancelled"},
             # The idea is back from the question; or the deadline, or the idea's end, closes it while it waits.
-            "asked": {"open", "expired", "cancelled"},
+            "asked": {"open", "replaced", "expired", "cancelled"},
         },
         {"open"},
         ReviewTask.__table__,

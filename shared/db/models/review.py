@@ -37,7 +37,8 @@ TASK = StateMachine(
             TaskState.EXPIRED,
             TaskState.CANCELLED,
         },
-        TaskState.ASKED: {TaskState.OPEN, TaskState.EXPIRED, TaskState.CANCELLED},
+        # Replaced: its reviewer left, or was replaced by an administrator, while the submitter was asked.
+        TaskState.ASKED: {TaskState.OPEN, TaskState.REPLACED, TaskState.EXPIRED, TaskState.CANCELLED},
         TaskState.DONE: set(),
         TaskState.DECLINED: set(),
         TaskState.REPLACED: set(),
