@@ -105,6 +105,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         notify_router,
         admin_api.router,
         console_api.router,
+        console_api.search_router,
         signin.router,
         public_pages.router,
         review_pages,

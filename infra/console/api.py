@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from infra.console import actions, failures, people
+from infra.console import actions, failures, ideas, people
+from shared import lifecycle
+from shared.errors import InvalidField
 from shared.principal import Principal
 from shared.text import Printable
 from shared.web.deps import require, settings_of, uow
@@ -20,6 +22,64 @@ Reference = Annotated[str, Path(pattern=r"^IH-\d{4}-\d{6}$", description="An ide
 
 router = APIRouter(prefix="/api/v1/admin", tags=["administration"])
 Admin = Annotated[Principal, Depends(require("admin"))]
+# Any member of staff: what each sees of the ideas is decided in infra/console/ideas.py.
+Staff = Annotated[Principal, Depends(require("reviewer", "sponsor", "admin"))]
+search_router = APIRouter(tags=["ideas"])
+Words = Annotated[str, StringConstraints(max_length=200), Printable]
+
+
+class IdeaRowOut(BaseModel):
+    reference: str
+    title: str
+    status: str
+    department: str | None
+    theme: str | None
+    channel: str
+    submitted_at: datetime
+    updated_at: datetime
+    overdue: bool
+
+
+class IdeaQuery(BaseModel):
+    """The search's filters, all optional; `status` may be given more than once."""
+
+    status: list[lifecycle.Status] = []
+    department: Annotated[str, StringConstraints(max_length=100), Printable] | None = None
+    theme: Annotated[str, StringConstraints(max_length=100), Printable] | None = None
+    channel: Literal["web", "email", "api", "import"] | None = None
+    overdue: bool = False
+    q: Words | None = None
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+    sort: ideas.Sort = ideas.Sort.NEWEST
+
+    def to_filter(self) -> ideas.IdeaFilter:
+        if self.submitted_from and self.submitted_to and self.submitted_from > self.submitted_to:
+            raise InvalidField("submitted_to", "the end of the date range is before its start")
+        return ideas.IdeaFilter(
+            statuses=tuple(self.status),
+            department=self.department or None,
+            theme=self.theme or None,
+            channel=self.channel,
+            overdue=self.overdue,
+            text=self.q or None,
+            submitted_from=self.submitted_from,
+            submitted_to=self.submitted_to,
+            sort=self.sort,
+        )
+
+
+@search_router.get("/api/v1/ideas", response_model=list[IdeaRowOut])
+def search_ideas(
+    request: Request, response: Response, staff: Staff, paging: Paging, query: Annotated[IdeaQuery, Query()]
+) -> list[IdeaRowOut]:
+    """Ideas by status, department, theme, channel, overdue, words in them and date submitted, sorted and
+    paginated. Administrators see every idea; a reviewer the ideas given to them; a sponsor those offered to them."""
+    found = query.to_filter()
+    with uow(request) as session:
+        page = ideas.search(session, found, viewer=staff, page=paging)
+    link_next(request, response, page)
+    return [IdeaRowOut(**asdict(row)) for row in page.items]
 
 
 class FailureOut(BaseModel):

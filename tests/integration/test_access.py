@@ -62,6 +62,8 @@ SIGN_IN_FIRST = 303  # a staff page's answer to a caller who is not signed in: s
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     # Anyone may send an idea, through the API or the form, and see the public pages.
     ("POST", "/api/v1/ideas"): (202, 202, 202, 202, 202),
+    # Staff find ideas; each role sees only its own (tests/integration/test_idea_search.py).
+    ("GET", "/api/v1/ideas"): (401, 401, 200, 200, 200),
     ("GET", "/"): (303, 303, 303, 303, 303),
     ("GET", "/ideas/new"): (200, 200, 200, 200, 200),
     ("POST", "/ideas/new"): (303, 303, 303, 303, 303),

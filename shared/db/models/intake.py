@@ -8,7 +8,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
@@ -17,6 +31,22 @@ from shared.db.models.base import Base, BigId
 
 class Idea(Base):
     __tablename__ = "ideas"
+    # The staff search's filters and orders (infra/console/ideas.py); the full-text index is PostgreSQL's only.
+    __table_args__ = (
+        Index("ix_ideas_created_at", "created_at"),
+        Index("ix_ideas_department_created_at", "department", "created_at"),
+        Index("ix_ideas_status_created_at", "status", "created_at"),
+        # PostgreSQL's only: `search_document()` below, word for word (SQLite's search compares words instead).
+        Index(
+            "ix_ideas_search",
+            # (bracketed as PostgreSQL writes it back, so that the schema comparison finds it the same)
+            text(
+                "to_tsvector('english'::regconfig, "
+                "(((coalesce(title, '') || ' ') || coalesce(problem, '')) || ' ') || coalesce(proposal, ''))"
+            ),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Every committed idea has one; the column allows none because on SQLite the reference, made of the id,
@@ -103,3 +133,23 @@ class InboundMail(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # idea | answer | note | refused | ignored
     idea_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+def search_document() -> ColumnElement[str]:
+    """The words staff search an idea by, as PostgreSQL's full-text search sees them: its title, problem and idea.
+
+    The GIN index `ix_ideas_search` (migration 0013) is built on exactly this expression, so a query written with it
+    is served by the index.
+    """
+    blank: ColumnElement[str] = literal_column("''")
+    space: ColumnElement[str] = literal_column("' '")
+    return func.to_tsvector(
+        literal_column("'english'::regconfig"),
+        func.coalesce(Idea.title, blank)
+        .concat(space)
+        .concat(func.coalesce(Idea.problem, blank))
+        .concat(space)
+        # (literals, not parameters: a query's expression must be the index's, word for word)
+        .concat(func.coalesce(Idea.proposal, blank)),
+    )
+
