@@ -21,9 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
+from infra.console import api as console_api
 from services.incubation.api import router as incubation_router
-from services.incubation.case_study_web import router as case_study_pages
+from services.incubation.case_study_web import router as case_study_writing_pages
 from services.incubation.milestone_web import router as milestone_pages
+from services.incubation.public_web import router as case_study_pages
 from services.incubation.web import router as incubation_pages
 from services.intake.api import router as intake_router
 from services.intake.web import router as intake_pages
@@ -107,6 +109,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         incubation_router,
         notify_router,
         admin_api.router,
+        console_api.router,
         signin.router,
         public_pages.router,
         review_pages,
@@ -114,6 +117,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         matching_admin_pages,
         incubation_pages,
         milestone_pages,
+        case_study_writing_pages,
         case_study_pages,
         notify_pages,
         intake_pages,  # last: its catch-all under /status/ must not hide notify's stop-updates page

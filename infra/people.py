@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -56,7 +57,8 @@ def _session(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
-def add(settings: Settings, **fields: Any) -> int:
+def checked(**fields: Any) -> NewPerson:
+    """A new person's details, checked; PeopleError says what is wrong with each field."""
     try:
         person = NewPerson(**fields)
     except ValidationError as exc:
@@ -65,13 +67,25 @@ def add(settings: Settings, **fields: Any) -> int:
         ) from None
     if person.role not in ROLES:
         raise PeopleError(f"role must be one of {', '.join(ROLES)}")
+    return person
+
+
+def create(session: Session, person: NewPerson) -> int:
+    """Store a new person (the caller commits); PeopleError if the address is taken."""
+    if session.scalar(select(Person.id).where(Person.email == person.email)) is not None:
+        raise PeopleError(f"{person.email} is already registered")
+    row = Person(**person.model_dump())
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def add(settings: Settings, **fields: Any) -> int:
+    person = checked(**fields)
     try:
         with _session(settings) as session:
-            row = Person(**person.model_dump())
-            session.add(row)
-            session.flush()
-            return row.id
-    except IntegrityError:
+            return create(session, person)
+    except IntegrityError:  # registered by someone else at the same moment
         raise PeopleError(f"{person.email} is already registered") from None
 
 
@@ -97,29 +111,33 @@ def revoke(settings: Settings, email: str) -> Revoked:
 
     Each takes effect on the next request: the token and session checks read these rows every time.
     """
-    now = utcnow()
     with _session(settings) as session:
         person_id = session.scalar(select(Person.id).where(Person.email == email.strip().lower()))
         if person_id is None:
             raise PeopleError(f"nobody is registered as {email}")
+        return revoke_person(session, person_id, now=utcnow())
 
-        def count(statement: Update) -> int:
-            return claim(session, statement)
 
-        return Revoked(
-            tokens=count(
-                update(ApiToken)
-                .where(ApiToken.person_id == person_id, ApiToken.revoked_at.is_(None))
-                .values(revoked_at=now)
-            ),
-            sessions=count(
-                update(StaffSession)
-                .where(StaffSession.person_id == person_id, StaffSession.revoked_at.is_(None))
-                .values(revoked_at=now)
-            ),
-            links=count(
-                update(SignInLink)
-                .where(SignInLink.person_id == person_id, SignInLink.used_at.is_(None), SignInLink.expires_at > now)
-                .values(expires_at=now)
-            ),
-        )
+def revoke_person(session: Session, person_id: int, *, now: datetime) -> Revoked:
+    """`revoke` in the caller's unit of work."""
+
+    def count(statement: Update) -> int:
+        return claim(session, statement)
+
+    return Revoked(
+        tokens=count(
+            update(ApiToken)
+            .where(ApiToken.person_id == person_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ),
+        sessions=count(
+            update(StaffSession)
+            .where(StaffSession.person_id == person_id, StaffSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ),
+        links=count(
+            update(SignInLink)
+            .where(SignInLink.person_id == person_id, SignInLink.used_at.is_(None), SignInLink.expires_at > now)
+            .values(expires_at=now)
+        ),
+    )

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from infra.cli import admin, imports, run
+from infra.cli import admin, failures, imports, run
 from infra.cli.common import console, err
 from shared.config import ConfigError
 from shared.logging import configure_logging
@@ -23,6 +23,7 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.notifications_app, name="notifications")
 app.add_typer(imports.app, name="import")
+app.add_typer(failures.app, name="failures")
 
 
 @app.callback()

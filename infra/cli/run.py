@@ -173,13 +173,17 @@ def imap(once: Annotated[bool, typer.Option(help="Poll once and exit.")] = False
 def relay() -> None:
     """Run the outbox relay: publish committed events to the topic exchange and the stage queues."""
     from infra.composition import Runtime
+    from shared.worker.health import Heartbeat
 
     s = settings(long_running=True)
     stop = stop_on_signals()
     runtime = Runtime(s)
+    heartbeat = Heartbeat(runtime.session_factory, role="relay", stages=["relay"]).start(stop)
     try:
         runtime.relay().run_forever(stop, idle_seconds=s.relay_idle_ms / 1000)
     finally:
+        stop.set()
+        heartbeat.join(timeout=10)
         runtime.close()
 
 
@@ -212,6 +216,7 @@ def run_worker(s: Settings, stages: list[str], threads: int) -> None:
     import dramatiq
 
     from infra.composition import TOPIC_STAGES, Runtime, queue_names, sweeps_of
+    from shared.worker.health import Heartbeat
     from shared.worker.sweep import run_sweeps
 
     stop = stop_on_signals()
@@ -239,6 +244,7 @@ def run_worker(s: Settings, stages: list[str], threads: int) -> None:
     )
     for listener in listeners:
         listener.start()
+    heartbeat = Heartbeat(runtime.session_factory, role="worker", stages=stages).start(stop)
     log.info("worker.started", stages=stages, threads=threads)
     stop.wait()
     log.info("worker.stopping")
@@ -246,5 +252,6 @@ def run_worker(s: Settings, stages: list[str], threads: int) -> None:
         worker_.stop(timeout=30_000)
     for listener in listeners:
         listener.join(timeout=30)
+    heartbeat.join(timeout=10)
     runtime.close()
     log.info("worker.stopped")

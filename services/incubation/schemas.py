@@ -8,8 +8,12 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+from shared.text import Printable
+
+Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), Printable]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
+# Words that may be left out.
+MaybeWords = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), Printable] | None
 # Finite and within reason: JSON's numbers may be 1e400 (infinity) and PostgreSQL refuses NaN comparisons.
 Pounds = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Hours = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
@@ -39,7 +43,7 @@ class Figures(BaseModel):
     model_config = ConfigDict(extra="forbid")
     budget: Pounds | None = None
     staff_days: Hours | None = None
-    projected_benefits: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    projected_benefits: MaybeWords = None
     projected_money_a_year: Pounds | None = None
     projected_hours_a_year: Hours | None = None
     projected_people: People | None = None
@@ -82,11 +86,11 @@ class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     result: Literal["implemented", "closed"]
     summary: Words
-    benefits: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    benefits: MaybeWords = None
     money_saved_a_year: Pounds | None = None
     hours_saved_a_year: Hours | None = None
     people_affected: People | None = None
-    lessons: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    lessons: MaybeWords = None
 
     @model_validator(mode="after")
     def _says_what_it_must(self) -> Self:
@@ -102,14 +106,14 @@ class CaseStudyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     title: Title
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Printable]
     problem: Words
     what_was_done: Words
-    benefits: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    benefits: MaybeWords = None
     money_saved_a_year: Pounds | None = None
     hours_saved_a_year: Hours | None = None
     people_affected: People | None = None
-    lessons: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    lessons: MaybeWords = None
 
     @field_validator("title", "summary", "problem", "what_was_done", "benefits", "lessons")
     @classmethod

@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import Depends, Request
@@ -19,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.intake import handlers
-from services.intake.schemas import Submission, Withdrawal
+from services.intake.schemas import OutcomeShown, Submission, Withdrawal
 from shared import lifecycle
 from shared.errors import Conflict, IllegalTransition, NotFound, StaleStatus
 from shared.logging import get_logger
@@ -45,7 +46,25 @@ STATUS_LABELS: dict[lifecycle.Status, str] = {
     lifecycle.Status.DUPLICATE: "Duplicate",
     lifecycle.Status.WITHDRAWN: "Withdrawn",
 }
-DONE = {"answered": "Thank you: we have your answer", "withdrawn": "You have withdrawn your idea"}
+DONE = {
+    "answered": "Thank you: we have your answer",
+    "withdrawn": "You have withdrawn your idea",
+    "credit-yes": "Saved: a case study of your idea may name you",
+    "credit-no": "Saved: a case study of your idea will not name you",
+}
+# (words, GOV.UK tag colour) for the states the submitter sees of their idea's incubation.
+MILESTONE_TAGS = {
+    "reached": ("Reached", "govuk-tag--green"),
+    "overdue": ("Overdue", "govuk-tag--red"),
+    "open": ("To do", "govuk-tag--grey"),
+}
+PROGRESS_TAGS = {
+    "on_track": ("On track", "govuk-tag--green"),
+    "at_risk": ("At risk", "govuk-tag--yellow"),
+    "blocked": ("Blocked", "govuk-tag--red"),
+}
+OUTCOME_TAGS = {"implemented": ("Put into practice", "govuk-tag--green"), "closed": ("Closed", "govuk-tag--grey")}
+CREDIT_CHOICES = {"yes": True, "no": False}
 
 
 @dataclass(frozen=True)
@@ -198,6 +217,30 @@ def confirmation(request: Request, token: str) -> Response:
 # The status page
 
 
+def long_date(value: date) -> str:
+    """`31 March 2027`, as GOV.UK writes a date."""
+    return f"{value.day} {value:%B %Y}"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def figures(outcome: OutcomeShown | None) -> list[tuple[str, str]]:
+    """The outcome's numbers that were given, with thousands separators, as the case-study pages write them."""
+    if outcome is None:
+        return []
+    found = []
+    if outcome.money_saved_a_year is not None:
+        money = outcome.money_saved_a_year
+        found.append(("Money saved a year", f"£{money:,.0f}" if money == int(money) else f"£{money:,.2f}"))
+    if outcome.hours_saved_a_year is not None:
+        found.append(("Staff hours saved a year", _number(outcome.hours_saved_a_year)))
+    if outcome.people_affected is not None:
+        found.append(("People affected", f"{outcome.people_affected:,}"))
+    return found
+
+
 def _status_page(
     request: Request,
     token: str,
@@ -217,6 +260,11 @@ def _status_page(
         "errors": errors or {},
         "answer": answer,
         "done": DONE.get(done or ""),
+        "milestone_tags": MILESTONE_TAGS,
+        "progress_tags": PROGRESS_TAGS,
+        "outcome_tags": OUTCOME_TAGS,
+        "figures": figures(view.incubation.outcome if view.incubation else None),
+        "long_date": long_date,
     }
     return _page(request, "status.html", context, status_code=status_code, headers=pages.PRIVATE)
 
@@ -242,6 +290,23 @@ def answer(request: Request, token: str, form: pages.PostedForm) -> Response:
         message = "There is no question to answer now. Check your idea's status below."
         return _status_page(request, token, errors={"": message}, status_code=409)
     return RedirectResponse(f"/status/{token}?done=answered", status_code=303)
+
+
+@router.post("/status/{token}/credit", dependencies=[Depends(within_rate_limit)])
+def answer_credit(request: Request, token: str, form: pages.PostedForm) -> Response:
+    """The submitter's answer to "may we name you in a case study?"; they may change it at any time."""
+    _checked(token)
+    choice = form.get("credit_by_name", "")
+    if choice not in CREDIT_CHOICES:
+        errors = {"credit_by_name": "Select yes if a case study may name you"}
+        return _status_page(request, token, errors=errors, status_code=422)
+    try:
+        with uow(request) as session:
+            handlers.answer_credit(session, token, credit_by_name=CREDIT_CHOICES[choice])
+    except Conflict as exc:  # anonymous, or no outcome yet: the question is not asked
+        message = str(exc)
+        return _status_page(request, token, errors={"": message[:1].upper() + message[1:] + "."}, status_code=409)
+    return RedirectResponse(f"/status/{token}?done=credit-{choice}", status_code=303)
 
 
 def _withdraw_page(

@@ -24,6 +24,12 @@ def offer_declined(session: Session, event: OfferAnsweredV1, ctx: StageContext) 
 
 
 @stage_actor(queue=QUEUE)
+def idea_left_matching(session: Session, event: IdeaStatusChangedV1, ctx: StageContext) -> None:
+    """Withdrawn or closed while offers were out: they lapse."""
+    handlers.idea_left_matching(session, event)
+
+
+@stage_actor(queue=QUEUE)
 def remind_sponsor(session: Session, event: OfferMadeV1, ctx: StageContext) -> None:
     """Runs at the offer's reminder time (a delayed message)."""
     deadlines.remind_offer(session, event.offer_id, settings=ctx.settings, now=utcnow(), cause=event)

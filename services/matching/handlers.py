@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from services.matching.ranking import Candidate, IdeaText, Ranking, rank
@@ -241,3 +241,42 @@ def close_unmatched(session: Session, reference: str, reason: str, *, admin: Pri
     """Close an unmatched idea, with the reason the submitter is told."""
     idea = _unmatched(session, reference)
     lifecycle.transition(session, idea, Status.CLOSED, reason=reason, actor=admin.email)
+
+
+def lapse_offers_of(session: Session, sponsor_id: int, *, reason: str) -> list[int]:
+    """A sponsor leaves: their open offers lapse, and each idea goes to the next sponsor (as at a deadline).
+
+    Returns the ideas whose offer lapsed; the caller records why.
+    """
+    return _lapse(session, Offer.sponsor_id == sponsor_id, reason=reason)
+
+
+def idea_left_matching(session: Session, event: IdeaStatusChangedV1) -> None:
+    """An idea was withdrawn or closed while offers were out: they lapse, so no sponsor is left holding one."""
+    _lapse(session, Offer.idea_id == event.idea_id, reason=f"the idea was {event.to_status}")
+
+
+def _lapse(session: Session, which: ColumnElement[bool], *, reason: str) -> list[int]:
+    now = utcnow()
+    open_offers = session.execute(
+        select(Offer.id, Offer.idea_id, Offer.sponsor_id).where(which, Offer.state == OfferState.OPEN)
+    ).all()
+    lapsed = []
+    for offer_id, idea_id, sponsor_id in open_offers:
+        lapse = OFFER.update(
+            _offers,
+            OfferState.OPEN,
+            OfferState.EXPIRED,
+            _offers.c.id == offer_id,
+            answered_at=now,
+            answer_reason=reason,
+        )
+        if not claimed_one(session, lapse):
+            continue
+        idea = lifecycle.load(session, idea_id)
+        outbox.emit(
+            session,
+            OfferAnsweredV1.about(idea, offer_id=offer_id, sponsor_id=sponsor_id, answer="expired", reason=reason),
+        )
+        lapsed.append(idea_id)
+    return lapsed

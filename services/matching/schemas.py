@@ -7,7 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+from shared.text import Printable
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), Printable]
 
 
 class OfferView(BaseModel):

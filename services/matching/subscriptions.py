@@ -7,6 +7,11 @@ from shared.worker.sweep import Sweep
 
 SUBSCRIPTIONS = [
     Subscription(IdeaStatusChangedV1, actors.start_matching, where={"to_status": "matching"}),
+    Subscription(
+        IdeaStatusChangedV1,
+        actors.idea_left_matching,
+        where={"from_status": "matching", "to_status": ("withdrawn", "closed")},
+    ),
     Subscription(OfferAnsweredV1, actors.offer_declined, where={"answer": ("declined", "expired")}),
     Subscription(OfferMadeV1, actors.remind_sponsor, at=Deadline("due_at", before=lambda s: s.offer_reminder)),
     Subscription(OfferMadeV1, actors.offer_deadline, at=Deadline("due_at")),

@@ -30,7 +30,9 @@ from shared.contracts.events import (
 )
 from shared.db.models import (
     TASK,
+    WAITING,
     Idea,
+    Person,
     Question,
     QuestionState,
     Review,
@@ -38,7 +40,7 @@ from shared.db.models import (
     TaskState,
 )
 from shared.db.states import claimed_one
-from shared.errors import Conflict
+from shared.errors import Conflict, InvalidField, NotFound
 from shared.logging import get_logger
 from shared.principal import Principal
 from shared.workdays import deadline
@@ -193,3 +195,95 @@ def assigned_event(idea: lifecycle.IdeaState, task: NewTask, cause: EventBase | 
     return ReviewAssignedV1.about(
         idea, cause=cause, task_id=task.task_id, reviewer_id=task.reviewer_id, due_at=task.due_at
     )
+
+
+# Administrators
+
+
+def _task_for(session: Session, idea_id: int, reviewer_id: int, *, now: datetime, settings: Settings) -> NewTask:
+    """A new task for a named reviewer: active, not the idea's submitter, and never given this idea before."""
+    reviewer = session.get(Person, reviewer_id)
+    if reviewer is None or reviewer.role != "reviewer" or not reviewer.active:
+        raise InvalidField("reviewer", "choose an active reviewer")
+    submitter = session.scalar(select(Idea.submitter_email).where(Idea.id == idea_id))
+    if submitter and submitter.lower() == reviewer.email.lower():
+        raise Conflict(f"{reviewer.name} sent this idea: they cannot review it")
+    had = session.scalar(
+        select(ReviewTask.id).where(ReviewTask.idea_id == idea_id, ReviewTask.reviewer_id == reviewer_id)
+    )
+    if had is not None:
+        raise Conflict(f"{reviewer.name} has had this idea to review already")
+    due = deadline(now, settings.review_deadline)
+    task_id = session.execute(
+        NEW_TASKS,
+        {"idea_id": idea_id, "reviewer_id": reviewer_id, "state": TaskState.OPEN, "assigned_at": now, "due_at": due},
+    ).scalar_one()
+    return NewTask(task_id, reviewer_id, due)
+
+
+def _in_review(session: Session, idea_id: int) -> lifecycle.IdeaState:
+    idea = lifecycle.load(session, idea_id)
+    if idea.status not in (Status.IN_REVIEW, Status.NEEDS_INFO):
+        raise Conflict(f"{idea.reference} is {idea.status.value}, not in review")
+    return idea
+
+
+def reassign_task(
+    session: Session, task_id: int, reviewer_id: int, *, settings: Settings, now: datetime
+) -> tuple[lifecycle.IdeaState, NewTask]:
+    """Take a waiting task from its reviewer (`replaced`) and give the idea to the named reviewer, with a fresh
+    deadline; the caller records why. The new reviewer is told (ReviewAssignedV1)."""
+    task = session.get(ReviewTask, task_id)
+    if task is None:
+        raise NotFound(f"there is no review task {task_id}")
+    idea = _in_review(session, task.idea_id)
+    if task.state not in WAITING:
+        raise Conflict(f"this task is already {task.state}")
+    replace = TASK.update(
+        ReviewTask.__table__, WAITING, TaskState.REPLACED, ReviewTask.__table__.c.id == task_id, escalated_at=now
+    )
+    new = _task_for(session, idea.id, reviewer_id, now=now, settings=settings)
+    if not claimed_one(session, replace):
+        raise Conflict("this task was answered meanwhile")
+    outbox.emit(session, assigned_event(idea, new))
+    return idea, new
+
+
+def add_reviewer(
+    session: Session, idea_id: int, reviewer_id: int, *, settings: Settings, now: datetime
+) -> tuple[lifecycle.IdeaState, NewTask]:
+    """Give an idea in review to one more, named reviewer; the decision then waits for their review too."""
+    idea = _in_review(session, idea_id)
+    new = _task_for(session, idea.id, reviewer_id, now=now, settings=settings)
+    outbox.emit(session, assigned_event(idea, new))
+    return idea, new
+
+
+def hand_over_tasks(
+    session: Session, reviewer_id: int, *, settings: Settings, now: datetime
+) -> list[tuple[int, int | None]]:
+    """A reviewer leaves: each of their waiting tasks is `replaced` and goes to another reviewer when one is free.
+
+    Returns (idea id, the new reviewer's id or None) for each task handed over; the caller records it. An idea
+    left with nobody to review it is decided on the reviews in, if every other review is in.
+    """
+    waiting = session.execute(
+        select(ReviewTask.id, ReviewTask.idea_id).where(
+            ReviewTask.reviewer_id == reviewer_id, ReviewTask.state.in_(WAITING)
+        )
+    ).all()
+    handed = []
+    for task_id, idea_id in waiting:
+        replace = TASK.update(
+            ReviewTask.__table__, WAITING, TaskState.REPLACED, ReviewTask.__table__.c.id == task_id, escalated_at=now
+        )
+        if not claimed_one(session, replace):
+            continue
+        idea = lifecycle.load(session, idea_id)
+        replacement = assign_replacement(session, idea_id, now=now, settings=settings)
+        if replacement is not None:
+            outbox.emit(session, assigned_event(idea, replacement))
+        elif idea.status is Status.IN_REVIEW:
+            decide_if_complete(session, idea, settings=settings, cause=None)
+        handed.append((idea_id, replacement.reviewer_id if replacement else None))
+    return handed

@@ -18,15 +18,18 @@ held, notify's catch-up reads missed events from the outbox) becomes exactly-onc
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.bus import outbox
+from shared.bus.stats import STATS
 from shared.clock import utcnow
 from shared.contracts.events import EVENT_TYPES, Event, MessageFailedV1, parse_event
 from shared.db.models import FailedMessage, ProcessedMessage
@@ -86,6 +89,7 @@ def handle_once(
     if not parsed:
         return []
     events = list({d.event.event_id: d.event for d in parsed if d.event is not None}.values())
+    started = time.perf_counter()
     bind(consumer=consumer.name, **(about(events[0]) | {"event_type": events[0].type} if len(events) == 1 else {}))
     try:
         with unit_of_work(session_factory) as session:
@@ -102,6 +106,7 @@ def handle_once(
             return [r for delivery in parsed for r in handle_once(consumer, session_factory, [delivery])]
         log.error("message.refused", consumer=consumer.name, error=str(exc), **about(events[0]))
         record_failure(session_factory, consumer.name, parsed[0].payload, f"{type(exc).__name__}: {exc}")
+        STATS.add(consumer.name, failures=1, seconds=time.perf_counter() - started)
         parsed[0].finish()
         return []
     except Exception as exc:
@@ -110,6 +115,7 @@ def handle_once(
             delivery.finish(exc)
         return []
     clear()
+    STATS.add(consumer.name, handled=len(parsed), seconds=time.perf_counter() - started)
     for delivery in parsed:
         assert delivery.event is not None
         log.info("message.handled", consumer=consumer.name, **about(delivery.event))
@@ -129,6 +135,7 @@ def _parse(consumer: Consumer[Any], session_factory: sessionmaker[Session], deli
     except (ValidationError, TypeError, ValueError) as exc:  # not even a mapping, or not an event
         log.error("message.malformed", consumer=consumer.name, error=str(exc))
         record_failure(session_factory, consumer.name, payload, f"malformed event: {exc}")
+        STATS.add(consumer.name, failures=1)
         delivery.finish()
         return False
     return True
@@ -164,18 +171,38 @@ def record_failure(session_factory: sessionmaker[Session], consumer: str, payloa
     idea_id, reference = _int_or_none(fields.get("idea_id")), fields.get("idea_reference")
     correlation_id = _uuid_or_none(fields.get("correlation_id"))
     event_id = _uuid_or_none(fields.get("event_id"))
+    now = utcnow()
     with unit_of_work(session_factory) as session:
+        table = FailedMessage.__table__
+        open_row = (
+            session.scalar(
+                select(table.c.id).where(
+                    table.c.consumer == consumer, table.c.event_id == event_id, table.c.resolved_at.is_(None)
+                )
+            )
+            if event_id is not None
+            else None
+        )
+        if open_row is not None:  # the same event failed again (a retry by dramatiq, say): one row, counted
+            session.execute(
+                table.update()
+                .where(table.c.id == open_row)
+                .values(attempts=table.c.attempts + 1, last_failed_at=now, error=error[-4000:])
+            )
+            return
         failed_id = session.execute(
-            FailedMessage.__table__.insert()
+            table.insert()
             .values(
                 consumer=consumer,
                 event_id=event_id,
                 idea_id=idea_id,
                 error=error[-4000:],
                 payload=json.dumps(payload, default=str),
-                failed_at=utcnow(),
+                failed_at=now,
+                last_failed_at=now,
+                attempts=1,
             )
-            .returning(FailedMessage.__table__.c.id)
+            .returning(table.c.id)
         ).scalar_one()
         if event_id is not None:
             row = {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}

@@ -24,6 +24,7 @@ import psycopg
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.bus.stats import STATS
 from shared.clock import utcnow
 from shared.db.models import OutboxMessage
 from shared.db.uow import unit_of_work
@@ -169,6 +170,7 @@ class Relay:
         if rows:
             self.publish(rows)
             self.mark_published([row.id for row in rows])
+            STATS.add("relay", handled=len(rows))
             log.debug("relay.published", count=len(rows), last_id=rows[-1].id)
         return len(rows)
 

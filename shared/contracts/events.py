@@ -264,6 +264,19 @@ class MilestoneOverdueV1(IdeaEvent):
     due_at: datetime
 
 
+class AdminActionV1(IdeaEvent):
+    """An administrator acted on an idea: reassigned a review, added a reviewer, marked it a duplicate, retried or
+    discarded a failed message... Kept on the idea's timeline with who did it and why; it tells nobody by itself.
+    """
+
+    type: Literal["admin.action_taken.v1"] = "admin.action_taken.v1"
+    action: str
+    by_id: int
+    by_name: str
+    reason: str | None = None
+    detail: dict[str, str | int | None] = {}
+
+
 class CaseStudyPublishedV1(IdeaEvent):
     """An administrator published the case study of an idea (again, after withdrawing it, is a new event)."""
 
@@ -339,6 +352,7 @@ Event = Annotated[
     | MilestoneReminderV1
     | MilestoneOverdueV1
     | CaseStudyPublishedV1
+    | AdminActionV1
     | NotificationFailedV1
     | MessageFailedV1
     | MailRefusedV1
@@ -369,6 +383,7 @@ EVENT_TYPES: dict[str, type[EventBase]] = {
         MilestoneReminderV1,
         MilestoneOverdueV1,
         CaseStudyPublishedV1,
+        AdminActionV1,
         NotificationFailedV1,
         MessageFailedV1,
         MailRefusedV1,

@@ -176,6 +176,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "milestone.reminder.v1": {"milestone_id": 9, "sponsor_id": 21, "title": "Pilot in two offices", "due_at": DUE},
     "milestone.overdue.v1": {"milestone_id": 9, "sponsor_id": 21, "title": "Pilot in two offices", "due_at": DUE},
+    "admin.action_taken.v1": {
+        "action": "review_reassigned",
+        "by_id": 2,
+        "by_name": "Ada Admin",
+        "reason": "On leave",
+        "detail": {"task_id": 3, "to": "Raj Reviewer"},
+    },
     "case_study.published.v1": {"case_study_id": 4, "slug": "numbered-tickets-ih-2026-000123", "title": "Tickets"},
     "question.asked.v1": {"question_id": 7, "task_id": 3, "due_at": DUE},
     "question.reminder.v1": {"question_id": 7, "question": "How many clinics would take part?", "due_at": DUE},

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from infra import people
 from infra.app import create_app
 from shared.config import Settings
+from shared.db.models import WorkerHeartbeat
+from shared.db.uow import unit_of_work
 from tests.conftest import Stack
 from tests.helpers import deliveries, idea_status, mails_about, start_component, wait_for
 
@@ -199,7 +202,12 @@ def test_an_idea_goes_from_submission_to_implemented_and_the_submitter_hears_of_
     outcome = system.client.post(
         f"/api/v1/ideas/{reference}/outcome",
         headers=system.auth("spo2"),
-        json={"result": "implemented", "summary": "Missed appointments fell by a third", "benefits": {"hours": 120}},
+        json={
+            "result": "implemented",
+            "summary": "Missed appointments fell by a third",
+            "benefits": "Clinics see more patients.",
+            "hours_saved_a_year": 120,
+        },
     )
     assert outcome.status_code == 200, outcome.text
     assert idea_status(system.factory, reference) == "implemented"
@@ -317,3 +325,25 @@ def test_the_administrator_sees_the_pipeline_and_nobody_else_does(system: System
         f"{system.settings.queue_prefix}{q}" for q in ("review", "matching", "incubation", "notify.events")
     }
     assert view["failed_messages"] == []
+
+
+def test_the_worker_and_the_relay_report_a_heartbeat_with_what_they_handled(system: System) -> None:
+    submit(system, title="Heartbeats")
+
+    def beats() -> dict[str, WorkerHeartbeat]:
+        with unit_of_work(system.factory) as session:
+            found = {row.role: row for row in session.scalars(select(WorkerHeartbeat))}
+            session.expunge_all()
+        return found
+
+    found = wait_for(
+        lambda: (b := beats()) and {"worker", "relay"} <= set(b) and all(r.handled for r in b.values()) and b,
+        timeout=60,
+        what="a heartbeat with work done from the worker and the relay",
+    )
+    worker = found["worker"]
+    assert set(worker.stages.split(",")) >= {"review", "matching", "incubation", "notify"}
+    assert worker.consumers["review.screen_idea"]["handled"] >= 1
+    assert worker.consumers["notify"]["handled"] >= 1
+    assert found["relay"].consumers["relay"]["handled"] >= 1
+    assert all(row.stopped_at is None for row in found.values())

@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/status/{token}/answer"): (404, 409, 404, 404, 404),
     ("GET", "/status/{token}/withdraw"): (404, 200, 404, 404, 404),
     ("POST", "/status/{token}/withdraw"): (404, 303, 404, 404, 404),
+    ("POST", "/status/{token}/credit"): (404, 409, 404, 404, 404),  # 409: not asked before the outcome
     # Staff reads of an idea: every staff role (what each sees is filtered; see the anonymity test).
     ("GET", "/api/v1/ideas/{reference}"): (401, 401, 200, 200, 200),
     ("GET", "/api/v1/ideas/{reference}/notifications"): (401, 401, 200, 200, 200),
@@ -161,6 +162,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/admin/case-studies/{case_study_id}/withdraw"): (401, 401, 403, 403, 404),
     ("GET", "/api/v1/case-studies"): (200, 200, 200, 200, 200),
     ("GET", "/api/v1/case-studies/{slug}"): (404, 404, 404, 404, 404),
+    ("GET", "/case-studies"): (200, 200, 200, 200, 200),
+    ("GET", "/case-studies/{slug}"): (404, 404, 404, 404, 404),
+    ("GET", "/case-studies.atom"): (200, 200, 200, 200, 200),
+    ("GET", "/assets-local/case-studies.css"): (200, 200, 200, 200, 200),  # the case studies' print stylesheet
     # Matching by hand: administrators only (409: the idea is not unmatched).
     ("GET", "/api/v1/admin/ideas/{reference}/matching"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/ideas/{reference}/offer"): (401, 401, 403, 403, 409),
@@ -175,6 +180,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/admin/notifications"): (401, 401, 403, 403, 200),
     ("GET", "/api/v1/admin/ideas/{reference}/timeline"): (401, 401, 403, 403, 200),
     ("POST", "/api/v1/admin/notifications/{notification_id}/resend"): (401, 401, 403, 403, 404),
+    ("GET", "/api/v1/admin/failures"): (401, 401, 403, 403, 200),
+    ("POST", "/api/v1/admin/failures/{failure_id}/retry"): (401, 401, 403, 403, 404),
+    ("POST", "/api/v1/admin/failures/{failure_id}/discard"): (401, 401, 403, 403, 404),
     # Signing in is open to anyone; the staff page is for staff (a reviewer's is /reviews and a sponsor's /offers,
     # where it sends them); signing out ends whatever session there is.
     ("GET", "/sign-in"): (200, 200, 200, 200, 200),
@@ -215,6 +223,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PUT", "/api/v1/status/{token}/preferences"): Body(json={"optional_mail": False}),
     ("POST", "/status/{token}/answer"): Body(form=lambda w: {"answer": "Forty clinics would take part."}),
     ("POST", "/status/{token}/withdraw"): Body(form=lambda w: {"reason": ""}),
+    ("POST", "/status/{token}/credit"): Body(form=lambda w: {"credit_by_name": "yes"}),
     ("POST", "/status/{token}/stop-updates"): Body(form=lambda w: {}),
     ("POST", "/api/v1/reviews/tasks/{task_id}"): Body(
         json={
@@ -274,6 +283,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ),
     ("POST", "/admin/ideas/{reference}/matching/rematch"): Body(form=lambda w: {}),
     ("POST", "/admin/ideas/{reference}/matching/close"): Body(form=lambda w: {"reason": "No sponsor this year."}),
+    ("POST", "/api/v1/admin/failures/{failure_id}/discard"): Body(json={"reason": "A test message."}),
     ("POST", "/sign-in"): Body(form=lambda w: {"email": w.signer}),
     ("POST", "/sign-in/{signed}"): Body(form=lambda w: {}),
     ("POST", "/sign-out"): Body(form=lambda w: {}),
@@ -355,6 +365,7 @@ def call(world: World, route: tuple[str, str], caller: str, credentials: str) ->
             "milestone_id": NO_SUCH_ID,
             "notification_id": NO_SUCH_ID,
             "case_study_id": NO_SUCH_ID,
+            "failure_id": NO_SUCH_ID,
             "slug": "no-such-case-study",
             "rest": "no/such/page",
         },

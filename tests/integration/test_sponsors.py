@@ -281,6 +281,23 @@ def test_rematching_starts_a_new_round_with_the_sponsors_not_asked_and_closing_n
         matching.rematch(session, reference, admin=world.admin)
 
 
+def test_withdrawing_an_idea_in_matching_lapses_its_open_offer(world: World) -> None:
+    idea_id = in_matching(
+        world, title="Bus stop seats", idea="Put seats at bus stops on long routes.", department="Transport"
+    )
+    assert world.offers(idea_id) == [("buses", "open", 1)]
+    with unit_of_work(world.factory) as session:
+        token = session.scalar(select(Idea.status_token).where(Idea.id == idea_id))
+        intake.withdraw(session, str(token), reason="Sorted locally")
+    (withdrawn,) = [e for e in world.events(idea_id, "idea.status_changed.v1") if e["to_status"] == "withdrawn"]
+    world.deliver(matching_actors.idea_left_matching, withdrawn)
+    assert world.offers(idea_id) == [("buses", "expired", 1)]
+    world.pass_on(idea_id, 0)  # the lapse reaches matching, which offers a withdrawn idea to nobody
+    assert world.offers(idea_id) == [("buses", "expired", 1)]
+    with unit_of_work(world.factory) as session, pytest.raises(Conflict):
+        matching.accept_offer(session, world.last_offer(idea_id), sponsor=world.sponsors["buses"])
+
+
 def test_an_offer_in_full_shows_the_idea_but_never_an_anonymous_submitter(world: World) -> None:
     idea_id = in_matching(world, title="Route maps", idea="Maps of bus routes.", department="Transport", anonymous=True)
     offer_id = world.last_offer(idea_id)

@@ -190,6 +190,9 @@ def samples(world: World) -> dict[str, ev.EventBase]:
         "milestone.overdue.v1": world.event(
             ev.MilestoneOverdueV1, milestone_id=9, sponsor_id=p["sponsor"], title="Pilot in one clinic", due_at=DUE
         ),
+        "admin.action_taken.v1": world.event(
+            ev.AdminActionV1, action="review_reassigned", by_id=p["admin"], by_name="Ada Admin", reason="On leave"
+        ),
         "case_study.published.v1": world.event(
             ev.CaseStudyPublishedV1, case_study_id=4, slug="text-reminders-ih-2026-000123", title=TITLE
         ),

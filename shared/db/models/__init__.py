@@ -21,7 +21,7 @@ from shared.db.models.incubation import (
 )
 from shared.db.models.intake import Attachment, Idea, IdeaMessage, InboundMail, StatusChange
 from shared.db.models.matching import OFFER, Offer, OfferState
-from shared.db.models.messaging import ConsumerCursor, FailedMessage, OutboxMessage, ProcessedMessage
+from shared.db.models.messaging import ConsumerCursor, FailedMessage, OutboxMessage, ProcessedMessage, WorkerHeartbeat
 from shared.db.models.notify import NOTIFICATION, RESENDABLE, Notification, NotificationPreference, NotificationState
 from shared.db.models.review import (
     QUESTION,
@@ -83,4 +83,5 @@ __all__ = [
     "StatusChange",
     "TaskState",
     "UtcDateTime",
+    "WorkerHeartbeat",
 ]
