@@ -36,6 +36,7 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 Reference = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
 
 M = TypeVar("M", bound=BaseModel)
+CONTROL_CHARACTERS = "Remove the control characters (such as NUL) from the text: they cannot be stored"
 
 
 def govuk_date(value: date) -> str:
@@ -148,8 +149,11 @@ def checked(model: type[M], body: Mapping[str, Any], messages: Mapping[str, str]
             name = str(error["loc"][0]) if error["loc"] else ""
             if name not in messages:
                 continue
-            if "email address" in str(error.get("msg", "")):
+            said = str(error.get("msg", ""))
+            if "email address" in said:
                 errors.setdefault(name, "Take out the email address: a case study is public, so it must not have one")
+            elif "control characters" in said:
+                errors.setdefault(name, CONTROL_CHARACTERS)
             else:
                 errors.setdefault(name, messages[name])
         if not errors:  # a rule the caller did not word: still refused, never saved

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from services.matching import handlers, queries
 from services.matching.schemas import CloseIn, OfferToIn
+from services.matching.web import worded
 from shared.errors import Conflict, IllegalTransition, InvalidField, StaleStatus
 from shared.principal import Principal
 from shared.web import pages
@@ -123,8 +124,8 @@ def rematch(request: Request, reference: Reference, admin: Admin, _form: pages.P
 def close(request: Request, reference: Reference, admin: Admin, form: pages.PostedForm) -> Response:
     try:
         body = CloseIn(reason=form.get("reason", ""))
-    except ValidationError:
-        return _matching_page(request, reference, form=form, errors={"reason": MESSAGES["reason"]})
+    except ValidationError as exc:
+        return _matching_page(request, reference, form=form, errors={"reason": worded(exc, MESSAGES["reason"])})
     try:
         with uow(request) as session:
             handlers.close_unmatched(session, reference, body.reason, admin=admin)

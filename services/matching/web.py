@@ -41,6 +41,13 @@ DONE = {
 DECLINE_REASON = "Say why you are declining this idea, in up to 2,000 characters"
 
 
+def worded(exc: ValidationError, message: str) -> str:
+    """The message for a refused reason: `message`, unless the refusal was for control characters."""
+    if any("control characters" in str(error.get("msg", "")) for error in exc.errors()):
+        return "Remove the control characters (such as NUL) from the text: they cannot be stored"
+    return message
+
+
 def days_left(days: int) -> str:
     """ "3 working days left", as a person counts them; 0 is the day it is due."""
     if days <= 0:
@@ -98,8 +105,9 @@ def accept(request: Request, offer_id: RowId, sponsor: Sponsor, _form: pages.Pos
 def decline(request: Request, offer_id: RowId, sponsor: Sponsor, form: pages.PostedForm) -> Response:
     try:
         body = DeclineIn(reason=form.get("reason", ""))
-    except ValidationError:
-        return _offer_page(request, sponsor, offer_id, form=form, errors={"reason": DECLINE_REASON})
+    except ValidationError as exc:
+        errors = {"reason": worded(exc, DECLINE_REASON)}
+        return _offer_page(request, sponsor, offer_id, form=form, errors=errors)
     try:
         with uow(request) as session:
             handlers.decline_offer(session, offer_id, sponsor=sponsor, reason=body.reason)

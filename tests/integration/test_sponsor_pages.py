@@ -271,6 +271,9 @@ def test_declining_needs_a_reason_and_an_empty_one_changes_nothing(world: World)
     assert refused.status_code == 422
     assert "There is a problem" in words(refused)
     assert '<a href="#reason">Say why you are declining this idea' in refused.text
+    nul = browser.post(f"/offers/{offer_id}/decline", {"reason": "No\x00budget"})
+    assert nul.status_code == 422
+    assert "Remove the control characters (such as NUL)" in words(nul)
     assert world.scalar(select(Offer.state).where(Offer.id == offer_id)) == "open"
 
     declined = browser.post(f"/offers/{offer_id}/decline", {"reason": "No budget this year."})
@@ -481,6 +484,9 @@ def test_progress_updates_are_listed_newest_first_and_private_ones_are_marked(wo
     assert refused.status_code == 422
     assert '<a href="#state">Choose how the work is going' in refused.text
     assert "Suppliers are late." in refused.text
+    nul = browser.post(f"/incubations/{reference}/updates", {"state": "on_track", "note": "Fine\x00"})
+    assert nul.status_code == 422
+    assert '<a href="#note">Remove the control characters (such as NUL)' in nul.text
     risky = browser.post(f"/incubations/{reference}/updates", {"state": "at_risk", "note": "Suppliers are late."})
     assert risky.status_code == 303
     hidden = {"state": "blocked", "note": "The budget holder is ill.", "private": "yes"}
