@@ -23,10 +23,15 @@ from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
 from infra.console import api as console_api
 from services.incubation.api import router as incubation_router
+from services.incubation.case_study_web import router as case_study_writing_pages
+from services.incubation.milestone_web import router as milestone_pages
 from services.incubation.public_web import router as case_study_pages
+from services.incubation.web import router as incubation_pages
 from services.intake.api import router as intake_router
 from services.intake.web import router as intake_pages
+from services.matching.admin_web import router as matching_admin_pages
 from services.matching.api import router as matching_router
+from services.matching.web import router as matching_pages
 from services.notify.api import router as notify_router
 from services.notify.web import router as notify_pages
 from services.review.api import router as review_router
@@ -109,6 +114,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         signin.router,
         public_pages.router,
         review_pages,
+        matching_pages,
+        matching_admin_pages,
+        incubation_pages,
+        milestone_pages,
+        case_study_writing_pages,
         case_study_pages,
         notify_pages,
         intake_pages,  # last: its catch-all under /status/ must not hide notify's stop-updates page

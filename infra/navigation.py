@@ -11,6 +11,6 @@ from collections.abc import Mapping
 STAFF_PAGES: Mapping[str, tuple[tuple[str, str], ...]] = {
     # role: (label, address), in the order shown
     "reviewer": (("Your reviews", "/reviews"),),
-    "sponsor": (("Your work", "/staff"),),
-    "admin": (("Your work", "/staff"),),
+    "sponsor": (("Your offers", "/offers"), ("Your incubations", "/incubations")),
+    "admin": (("Your work", "/staff"), ("Incubations", "/incubations")),
 }

@@ -49,6 +49,7 @@ log = get_logger("ideahub.signin")
 ROLE_NAMES = {"reviewer": "Reviewer", "sponsor": "Sponsor", "admin": "Administrator"}
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 HOME = "/staff"  # where a person lands after signing in when they asked for no page
+WORK_PAGES = {"reviewer": "/reviews", "sponsor": "/offers"}  # where /staff sends those whose work has its own page
 NEXT_MAX = 500  # sign_in_links.next_path
 
 
@@ -276,9 +277,9 @@ def sign_in(request: Request, signed: str, _form: pages.PostedForm) -> Response:
 
 @router.get("/staff")
 def staff_home(request: Request, person: Staff) -> Response:
-    """A reviewer's work is their review tasks; sponsors and administrators are told what they can do today."""
-    if person.role == "reviewer":
-        return RedirectResponse("/reviews", status_code=303)
+    """A reviewer's work is their review tasks, a sponsor's their offers; administrators are told what they can do."""
+    if person.role in WORK_PAGES:
+        return RedirectResponse(WORK_PAGES[person.role], status_code=303)
     context = {"person": person, "role_name": ROLE_NAMES.get(person.role, person.role)}
     return _page(request, "staff.html", context)
 

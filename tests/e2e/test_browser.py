@@ -412,7 +412,7 @@ def _submitter_pages(browser: Any, base: str, scene: Scene, audit: Audit) -> tup
         ("/accessibility", "accessibility-statement", "Accessibility statement"),
         ("/privacy", "privacy-notice", "Privacy notice"),
         ("/cookies", "cookies", "Cookies"),
-        ("/offers/12", "404", "Page not found"),
+        ("/nothing/12", "404", "Page not found"),
         ("/status/not-a-real-status-link-at-all", "404-status-link", "Page not found"),
     ):
         page.goto(f"{base}{path}")
@@ -492,7 +492,7 @@ def _staff_pages(browser: Any, base: str, scene: Scene, audit: Audit, *, task: i
         context = signed_in_context(browser, base, scene.session_cookie(name))
         page = context.new_page()
         page.goto(f"{base}/staff")
-        audit.check(page, f"staff-{role}", "Your work")
+        audit.check(page, f"staff-{role}", "Your offers" if role == "sponsor" else "Your work")  # a sponsor's work
         if role == "sponsor":
             page.goto(f"{base}/reviews")
             audit.check(page, "403", "You cannot use this page")

@@ -111,6 +111,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("GET", "/api/v1/offers/{offer_id}"): (401, 401, 403, 404, 403),
     ("POST", "/api/v1/offers/{offer_id}/accept"): (401, 401, 403, 404, 403),
     ("POST", "/api/v1/offers/{offer_id}/decline"): (401, 401, 403, 404, 403),
+    ("GET", "/offers"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 200, 403),
+    ("GET", "/offers/{offer_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 403),
+    ("POST", "/offers/{offer_id}/accept"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 403),
+    ("POST", "/offers/{offer_id}/decline"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 403),
     # Incubation: the idea's sponsor, or an administrator (404: this idea is not being incubated).
     ("POST", "/api/v1/ideas/{reference}/milestones"): (401, 401, 403, 404, 404),
     ("POST", "/api/v1/ideas/{reference}/milestones/{milestone_id}/reached"): (401, 401, 403, 404, 404),
@@ -122,7 +126,40 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("PATCH", "/api/v1/ideas/{reference}/milestones/{milestone_id}"): (401, 401, 403, 404, 404),
     ("DELETE", "/api/v1/ideas/{reference}/milestones/{milestone_id}"): (401, 401, 403, 404, 404),
     ("PUT", "/api/v1/ideas/{reference}/case-study"): (401, 401, 403, 404, 404),
+    ("GET", "/incubations"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 200, 200),
+    ("GET", "/incubations/{reference}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("POST", "/incubations/{reference}/milestones"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("GET", "/incubations/{reference}/milestones/{milestone_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("POST", "/incubations/{reference}/milestones/{milestone_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("GET", "/incubations/{reference}/milestones/{milestone_id}/remove"): (
+        SIGN_IN_FIRST,
+        SIGN_IN_FIRST,
+        403,
+        404,
+        404,
+    ),
+    ("POST", "/incubations/{reference}/milestones/{milestone_id}/remove"): (
+        SIGN_IN_FIRST,
+        SIGN_IN_FIRST,
+        403,
+        404,
+        404,
+    ),
+    ("POST", "/incubations/{reference}/milestones/{milestone_id}/reached"): (
+        SIGN_IN_FIRST,
+        SIGN_IN_FIRST,
+        403,
+        404,
+        404,
+    ),
+    ("POST", "/incubations/{reference}/plan"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("POST", "/incubations/{reference}/updates"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("POST", "/incubations/{reference}/outcome"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("GET", "/incubations/{reference}/case-study"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
+    ("POST", "/incubations/{reference}/case-study"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 404, 404),
     # Case studies: written by the idea's sponsor or an administrator, published by an administrator, read by anyone.
+    ("POST", "/incubations/{reference}/case-study/publish"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("POST", "/incubations/{reference}/case-study/withdraw"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
     ("POST", "/api/v1/admin/case-studies/{case_study_id}/publish"): (401, 401, 403, 403, 404),
     ("POST", "/api/v1/admin/case-studies/{case_study_id}/withdraw"): (401, 401, 403, 403, 404),
     ("GET", "/api/v1/case-studies"): (200, 200, 200, 200, 200),
@@ -136,6 +173,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/admin/ideas/{reference}/offer"): (401, 401, 403, 403, 409),
     ("POST", "/api/v1/admin/ideas/{reference}/rematch"): (401, 401, 403, 403, 409),
     ("POST", "/api/v1/admin/ideas/{reference}/close"): (401, 401, 403, 403, 409),
+    ("GET", "/admin/ideas/{reference}/matching"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 200),
+    ("POST", "/admin/ideas/{reference}/matching/offer"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
+    ("POST", "/admin/ideas/{reference}/matching/rematch"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
+    ("POST", "/admin/ideas/{reference}/matching/close"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
     # Administration.
     ("GET", "/api/v1/admin/pipeline"): (401, 401, 403, 403, 200),
     ("GET", "/api/v1/admin/notifications"): (401, 401, 403, 403, 200),
@@ -152,13 +193,13 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/admin/ideas/{reference}/reviewers"): (401, 401, 403, 403, 409),
     ("POST", "/api/v1/admin/ideas/{reference}/duplicate"): (401, 401, 403, 403, 422),
     ("POST", "/api/v1/admin/ideas/{reference}/withdraw"): (401, 401, 403, 403, 200),
-    # Signing in is open to anyone; the staff page is for staff (a reviewer's is /reviews, where it sends
-    # them); signing out ends whatever session there is.
+    # Signing in is open to anyone; the staff page is for staff (a reviewer's is /reviews and a sponsor's /offers,
+    # where it sends them); signing out ends whatever session there is.
     ("GET", "/sign-in"): (200, 200, 200, 200, 200),
     ("POST", "/sign-in"): (200, 200, 200, 200, 200),
     ("GET", "/sign-in/{signed}"): (200, 200, 200, 200, 200),
     ("POST", "/sign-in/{signed}"): (303, 303, 303, 303, 303),
-    ("GET", "/staff"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 303, 200, 200),
+    ("GET", "/staff"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 303, 303, 200),
     ("POST", "/sign-out"): (303, 303, 303, 303, 303),
 }
 
@@ -171,6 +212,9 @@ IDEA = {
     "name": "Sam Smith",
     "email": "sam@example.gov.uk",
 }
+
+
+DUE = {"due-day": "31", "due-month": "3", "due-year": "2027"}  # a milestone's due date, as a page's date input sends it
 
 
 @dataclass(frozen=True)
@@ -226,6 +270,29 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/v1/admin/ideas/{reference}/offer"): Body(json={"sponsor_email": "sponsor@example.gov.uk"}),
     ("POST", "/api/v1/admin/ideas/{reference}/close"): Body(json={"reason": "No sponsor this year."}),
     ("PUT", "/api/v1/status/{token}/credit"): Body(json={"credit_by_name": True}),
+    ("POST", "/offers/{offer_id}/accept"): Body(form=lambda w: {}),
+    ("POST", "/offers/{offer_id}/decline"): Body(form=lambda w: {"reason": "No budget this year."}),
+    ("POST", "/incubations/{reference}/milestones"): Body(form=lambda w: {"milestone_title": "Pilot"} | DUE),
+    ("POST", "/incubations/{reference}/milestones/{milestone_id}"): Body(
+        form=lambda w: {"milestone_title": "Pilot in two offices"} | DUE
+    ),
+    ("POST", "/incubations/{reference}/milestones/{milestone_id}/remove"): Body(form=lambda w: {}),
+    ("POST", "/incubations/{reference}/milestones/{milestone_id}/reached"): Body(form=lambda w: {}),
+    ("POST", "/incubations/{reference}/plan"): Body(form=lambda w: {"budget": "1000"}),
+    ("POST", "/incubations/{reference}/updates"): Body(form=lambda w: {"state": "on_track", "note": "Going well."}),
+    ("POST", "/incubations/{reference}/outcome"): Body(
+        form=lambda w: {"result": "closed", "summary": "Stopped.", "lessons": "Ask the depot first."}
+    ),
+    ("POST", "/incubations/{reference}/case-study"): Body(
+        form=lambda w: {"title": "Shorter forms", "summary": "Halved.", "problem": "Long.", "what_was_done": "Cut."}
+    ),
+    ("POST", "/incubations/{reference}/case-study/publish"): Body(form=lambda w: {}),
+    ("POST", "/incubations/{reference}/case-study/withdraw"): Body(form=lambda w: {}),
+    ("POST", "/admin/ideas/{reference}/matching/offer"): Body(
+        form=lambda w: {"sponsor_email": "sponsor@example.gov.uk"}
+    ),
+    ("POST", "/admin/ideas/{reference}/matching/rematch"): Body(form=lambda w: {}),
+    ("POST", "/admin/ideas/{reference}/matching/close"): Body(form=lambda w: {"reason": "No sponsor this year."}),
     ("POST", "/api/v1/admin/failures/{failure_id}/discard"): Body(json={"reason": "A test message."}),
     # Registering the same person twice would answer differently the second time: a bad address answers the same.
     ("POST", "/api/v1/admin/people"): Body(json={"email": "not-an-address", "name": "Nobody", "role": "reviewer"}),
@@ -479,7 +546,7 @@ def test_a_caller_who_is_not_signed_in_is_sent_from_every_staff_page_to_sign_in_
     assert ("GET", "/reviews/tasks/{task_id}") in pages
     world.client.cookies.clear()
     for method, template in pages:
-        path = fill(template, {"task_id": NO_SUCH_ID})
+        path = fill(template, {name: NO_SUCH_ID for name in re.findall(r"\{(\w+)", template)})
         answer = world.client.request(method, f"{path}?from=list")
         assert answer.status_code == 303, (method, template)
         assert answer.headers["location"] == "/sign-in?" + urlencode({"next": f"{path}?from=list"}), (method, path)

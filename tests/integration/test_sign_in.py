@@ -493,7 +493,7 @@ def test_a_session_ends_when_it_expires_and_when_its_browser_signs_out(site: Sit
     address = site.person("sponsor", name="Sofia Sponsor")
     browser = site.browser()
     cookie = site.signed_in(browser, address)
-    assert signed_in_as(browser.get("/staff")) == "Sofia Sponsor"
+    assert signed_in_as(browser.get("/offers")) == "Sofia Sponsor"
 
     site.execute(
         update(StaffSession)
@@ -506,7 +506,7 @@ def test_a_session_ends_when_it_expires_and_when_its_browser_signs_out(site: Sit
     assert browser.get("/api/v1/offers").status_code == 401
 
     cookie = site.signed_in(browser, address)
-    home = browser.get("/staff")
+    home = browser.get("/offers")
     assert home.status_code == 200
     copy = site.browser()  # the cookie, copied by someone before the sign-out
     copy.cookies.set(SESSION_COOKIE, cookie)

@@ -102,7 +102,7 @@ def is_govuk_page(answer: httpx.Response) -> bool:
 # --- error pages -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/offers/12", "/admin", "/ideas", "/reviews/tasks/5/nothing", "/assets/nothing.css"])
+@pytest.mark.parametrize("path", ["/nothing/12", "/admin", "/ideas", "/reviews/tasks/5/nothing", "/assets/nothing.css"])
 def test_an_unknown_address_opened_in_a_browser_is_the_govuk_page_not_found(site: Site, path: str) -> None:
     answer = site.browser().get(path)
     assert answer.status_code == 404
@@ -113,7 +113,7 @@ def test_an_unknown_address_opened_in_a_browser_is_the_govuk_page_not_found(site
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json", "text/html, application/json"])
 def test_a_script_asking_an_unknown_address_gets_json(site: Site, accept: str | None) -> None:
     client = TestClient(site.app, raise_server_exceptions=False)
-    answer = client.get("/offers/12", headers={"Accept": accept} if accept else {})
+    answer = client.get("/nothing/12", headers={"Accept": accept} if accept else {})
     assert answer.status_code == 404
     assert answer.json() == {"error": "Not Found"}
 
@@ -157,7 +157,7 @@ def test_another_role_s_page_is_a_403_page_with_the_person_s_own_header(site: Si
     assert answer.status_code == 403
     assert is_govuk_page(answer)
     assert "You cannot use this page" in answer.text
-    assert "Your work" in nav_of(answer)
+    assert "Your offers" in nav_of(answer)
 
 
 @pytest.mark.parametrize(
@@ -305,14 +305,20 @@ def test_a_reviewer_s_header_lists_their_pages_marks_the_current_one_and_signs_o
     assert browser.get("/reviews").status_code == 303
 
 
-@pytest.mark.parametrize("role", ["sponsor", "admin"])
-def test_a_sponsor_or_administrator_is_told_what_they_can_do_today(site: Site, role: str) -> None:
-    page = site.browser(role).get("/staff")
+def test_an_administrator_is_told_what_they_can_do_today(site: Site) -> None:
+    page = site.browser("admin").get("/staff")
     assert page.status_code == 200
     assert 'href="/staff" aria-current="page"' in nav_of(page)
+    assert 'href="/incubations"' in nav_of(page)
     assert "on their way" not in page.text
-    assert f"There are no pages for {'sponsors' if role == 'sponsor' else 'administrators'} yet" in page.text
+    assert '<a class="govuk-link" href="/incubations">every incubation</a>' in page.text
+    assert "For everything else there are no pages yet" in page.text
     assert '<a class="govuk-link" href="/docs">API documentation</a>' in page.text
+
+
+def test_a_sponsor_s_work_is_their_offers(site: Site) -> None:
+    answer = site.browser("sponsor").get("/staff")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/offers")
 
 
 def test_a_reviewer_s_work_is_their_review_tasks(site: Site) -> None:
@@ -375,7 +381,7 @@ def test_an_error_page_is_shown_even_when_who_is_signed_in_cannot_be_found_out(
         raise ConnectionError("the database is away")
 
     monkeypatch.setattr(pages, "session_principal", database_away)
-    answer = browser.get("/offers/12")
+    answer = browser.get("/nothing/12")
     assert answer.status_code == 404
     assert is_govuk_page(answer)
     assert "govuk-service-navigation" not in answer.text
