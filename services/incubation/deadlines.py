@@ -6,8 +6,8 @@ by delayed messages the relay sends from `milestone.scheduled.v1` (at the remind
 time), and by `sweep`, which every incubation worker runs every `IDEAHUB_DEADLINE_SWEEP_SECONDS` and
 which finds what is due whose message was lost or never sent (beyond the horizon). Both call the
 functions here, which read the milestone's own times, so a message made stale by a new date does nothing,
-and each effect is a conditional update (`reminded_at IS NULL`; `open` -> `overdue`): whichever comes
-first acts, the other finds nothing to do.
+and each effect is a conditional update (`reminded_at IS NULL`; `open` -> `overdue`; each only for the due
+time it read, and while the idea is incubating): whichever comes first acts, the other finds nothing to do.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import lifecycle
@@ -52,6 +52,11 @@ def _span(duration: Duration) -> timedelta:
     return timedelta(days=duration.amount * 7 // 5 + 11)
 
 
+# Part of each claim, not only read before it: an outcome or a withdrawal committed between the read and the claim
+# leaves the milestone open, and would otherwise not stop it.
+_STILL_INCUBATING = exists().where(Idea.id == _milestones.c.idea_id, Idea.status == Status.INCUBATING.value)
+
+
 def _sponsor_of(session: Session, idea_id: int) -> int | None:
     return session.scalar(select(Incubation.sponsor_id).where(Incubation.idea_id == idea_id))
 
@@ -76,6 +81,8 @@ def remind_milestone(
         open_,
         _milestones.c.id == milestone_id,
         _milestones.c.reminded_at.is_(None),
+        _milestones.c.due_at == milestone.due_at,  # not given a new date meanwhile
+        _STILL_INCUBATING,
         reminded_at=now,
     )
     if not claimed_one(session, claim):
@@ -114,6 +121,7 @@ def mark_overdue(
         MilestoneState.OVERDUE,
         _milestones.c.id == milestone_id,
         _milestones.c.due_at == milestone.due_at,  # not given a new date meanwhile
+        _STILL_INCUBATING,
         overdue_at=now,
     )
     if not claimed_one(session, claim):
