@@ -12,5 +12,12 @@ STAFF_PAGES: Mapping[str, tuple[tuple[str, str], ...]] = {
     # role: (label, address), in the order shown
     "reviewer": (("Your reviews", "/reviews"),),
     "sponsor": (("Your offers", "/offers"), ("Your incubations", "/incubations")),
-    "admin": (("Your work", "/staff"), ("Incubations", "/incubations")),
+    "admin": (
+        ("Overview", "/admin"),
+        ("Ideas", "/admin/ideas"),
+        ("Incubations", "/incubations"),
+        ("Failures", "/admin/failures"),
+        ("People", "/admin/people"),
+        ("Reports", "/admin/reports"),
+    ),
 }

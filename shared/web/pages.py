@@ -252,9 +252,14 @@ def signed_in(request: Request) -> Principal | None:
 def staff_navigation(request: Request, person: Principal) -> list[NavigationItem]:
     """The pages of the person's role (`app.state.staff_pages`), the one shown marked."""
     path = request.url.path
+    pages = getattr(request.app.state, "staff_pages", {}).get(person.role, ())
+    hrefs = {href for _, href in pages}
+    # The page itself, or else the deepest page it is below: /admin/ideas/IH-1 is under Ideas, not Overview.
+    below = [href for href in hrefs if path.startswith(href.rstrip("/") + "/")]
+    nearest = None if path in hrefs or not below else max(below, key=len)
     items = []
-    for label, href in getattr(request.app.state, "staff_pages", {}).get(person.role, ()):
-        current = "page" if path == href else "true" if path.startswith(href.rstrip("/") + "/") else None
+    for label, href in pages:
+        current = "page" if path == href else "true" if href == nearest else None
         items.append(NavigationItem(label, href, current))
     return items
 

@@ -308,7 +308,7 @@ def test_a_reviewer_s_header_lists_their_pages_marks_the_current_one_and_signs_o
 def test_an_administrator_is_told_what_they_can_do_today(site: Site) -> None:
     page = site.browser("admin").get("/staff")
     assert page.status_code == 200
-    assert 'href="/staff" aria-current="page"' in nav_of(page)
+    assert 'href="/admin/ideas"' in nav_of(page)
     assert 'href="/incubations"' in nav_of(page)
     assert "on their way" not in page.text
     assert '<a class="govuk-link" href="/incubations">every incubation</a>' in page.text
@@ -328,9 +328,9 @@ def test_a_reviewer_s_work_is_their_review_tasks(site: Site) -> None:
 
 def test_the_header_shows_who_is_signed_in_on_any_page_of_a_staff_area_and_nobody_otherwise(site: Site) -> None:
     signed_in, signed_out = site.browser("admin"), site.browser()
-    assert "Your work" in nav_of(signed_in.get("/sign-in"))
+    assert "Overview" in nav_of(signed_in.get("/sign-in"))
     privacy = signed_in.get("/privacy")
-    assert "Your work" in nav_of(privacy)
+    assert "Overview" in nav_of(privacy)
     assert "Admin Person" in privacy.text
     assert privacy.headers["cache-control"] == "no-store"  # it shows a name
     for path in ("/sign-in", "/privacy", "/ideas/new"):
