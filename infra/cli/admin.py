@@ -126,16 +126,22 @@ def status() -> None:
 
 
 @notifications_app.command("failed")
-def notifications_failed() -> None:
-    """Notifications that need an administrator: failed, or unconfirmed after a worker died while sending."""
+def notifications_failed(
+    page: Annotated[int, typer.Option(min=1, max=10_000, help="Which page of 50.")] = 1,
+) -> None:
+    """Notifications that need an administrator, oldest first: failed, or unconfirmed after a worker died."""
     from services.notify import handlers
+    from shared.paging import PageRequest
 
     with database_session() as session:
-        rows = handlers.failed(session)
-    if not rows:
-        console.print("No failed notifications.")
+        found = handlers.failed(session, page=PageRequest(page, 50))
+    if not found.items:
+        console.print("No failed notifications." if page == 1 else "No more failed notifications.")
         return
-    console.print(tables.notifications("Failed notifications", rows, width=console.width))
+    title = "Failed notifications" if page == 1 and not found.has_next else f"Failed notifications, page {page}"
+    console.print(tables.notifications(title, found.items, width=console.width))
+    if found.has_next:
+        console.print(f"More: ideahub notifications failed --page {page + 1}", markup=False)
     console.print("Resend one with: ideahub notifications resend ID", markup=False)
 
 

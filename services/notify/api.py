@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from services.notify import handlers
 from shared.principal import Principal
 from shared.web.deps import require, uow
+from shared.web.paging import Paging, link_next
 
 router = APIRouter(tags=["notifications"])
 
@@ -60,11 +61,18 @@ def delivery_log(
 
 @router.get("/api/v1/admin/notifications", response_model=list[handlers.NotificationView])
 def failed_notifications(
-    request: Request, _admin: Annotated[Principal, Depends(require("admin"))]
+    request: Request,
+    response: Response,
+    _admin: Annotated[Principal, Depends(require("admin"))],
+    paging: Paging,
+    state: handlers.Resendable | None = None,
 ) -> list[handlers.NotificationView]:
-    """Notifications that need an administrator: failed, or unconfirmed after a worker died while sending."""
+    """Notifications that need an administrator, oldest first: failed, or unconfirmed after a worker died while
+    sending (`state` for one of the two); paginated."""
     with uow(request) as session:
-        return handlers.failed(session)
+        page = handlers.failed(session, page=paging, state=state)
+    link_next(request, response, page)
+    return page.items
 
 
 @router.post(

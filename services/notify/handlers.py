@@ -33,6 +33,7 @@ from shared.db.states import claim
 from shared.db.util import insert_ignore
 from shared.errors import Conflict, NotFound
 from shared.logging import about, bind, get_logger
+from shared.paging import Page, PageRequest
 
 log = get_logger("ideahub.notify")
 CONSUMER = "notify"
@@ -169,16 +170,25 @@ def _view(row: Any, *, reveal: bool) -> NotificationView:
     )
 
 
-def failed(session: Session, *, limit: int = 200) -> list[NotificationView]:
-    """Notifications that need an administrator: failed for good, or unconfirmed after a worker died."""
+Resendable = Literal["failed", "unconfirmed"]
+
+
+def failed(session: Session, *, page: PageRequest, state: Resendable | None = None) -> Page[NotificationView]:
+    """Notifications that need an administrator, oldest first: failed for good, or unconfirmed after a worker died.
+
+    `state` narrows the list to one of the two. A page is read with LIMIT and OFFSET on the state index.
+    """
+    states = [state] if state else [s.value for s in RESENDABLE]
     rows = session.execute(
         select(*_VIEW_COLUMNS)
         .outerjoin(Idea, Idea.id == Notification.idea_id)
-        .where(Notification.state.in_(RESENDABLE))
+        .where(Notification.state.in_(states))
         .order_by(Notification.id)
-        .limit(limit)
-    )
-    return [_view(row, reveal=True) for row in rows]
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    found = page.page(rows)
+    return Page([_view(row, reveal=True) for row in found.items], found.number, found.size, found.has_next)
 
 
 def resend(session: Session, notification_id: int) -> None:

@@ -207,6 +207,27 @@ def test_an_administrator_lists_failed_notifications_and_resends_one(api: Api) -
     assert api.client.get("/api/v1/admin/notifications", headers=api.admin).json() == []
 
 
+def test_failed_notifications_are_listed_oldest_first_a_page_at_a_time_and_by_state(api: Api) -> None:
+    for n in range(3):
+        api.submit(email=f"sam{n}@example.gov.uk")
+    api.notify()
+    received = [row.id for row in api.rows("submitter/received")]
+    with unit_of_work(api.runtime.session_factory) as session:  # more than one page, of both states
+        session.execute(update(Notification).where(Notification.id.in_(received[:2])).values(state="failed"))
+        session.execute(update(Notification).where(Notification.id == received[2]).values(state="unconfirmed"))
+
+    first = api.client.get("/api/v1/admin/notifications", params={"per_page": 2}, headers=api.admin)
+    assert [row["id"] for row in first.json()] == received[:2]
+    assert first.headers["link"] == '</api/v1/admin/notifications?per_page=2&page=2>; rel="next"'
+    second = api.client.get("/api/v1/admin/notifications", params={"per_page": 2, "page": 2}, headers=api.admin)
+    assert [row["id"] for row in second.json()] == received[2:]
+    assert "link" not in second.headers
+    unconfirmed = api.client.get("/api/v1/admin/notifications", params={"state": "unconfirmed"}, headers=api.admin)
+    assert [row["id"] for row in unconfirmed.json()] == received[2:]
+    refused = api.client.get("/api/v1/admin/notifications", params={"state": "sent"}, headers=api.admin)
+    assert refused.status_code == 422
+
+
 def ideahub(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAHUB_")}
     env |= {"IDEAHUB_DATA_DIR": str(settings.data_dir), "COLUMNS": "250"}  # a wide table, one row a line
