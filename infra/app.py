@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
 from infra.console import api as console_api
+from infra.console import failures_web, people_web
 from services.incubation.api import router as incubation_router
 from services.incubation.case_study_web import router as case_study_writing_pages
 from services.incubation.milestone_web import router as milestone_pages
@@ -116,6 +117,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         review_pages,
         matching_pages,
         matching_admin_pages,
+        failures_web.router,
+        people_web.router,
         incubation_pages,
         milestone_pages,
         case_study_writing_pages,

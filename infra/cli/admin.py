@@ -104,6 +104,45 @@ def users_revoke(email: Annotated[str, typer.Argument(help="Whose tokens and ses
     )
 
 
+@users_app.command("deactivate")
+def users_deactivate(
+    email: Annotated[str, typer.Argument(help="Who leaves.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded on each idea whose work is handed on.")],
+) -> None:
+    """Deactivate a person: every way in stops working, their waiting reviews go to other reviewers and their open
+    offers lapse to the next sponsor, each recorded on the idea's timeline."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from infra.cli.failures import operator
+    from infra.console import people as staff
+    from shared.db.models import Person
+
+    try:
+        change = staff.PersonChange(active=False, reason=reason.strip())
+    except ValidationError:
+        fail("Give a reason of up to 2,000 characters, without control characters: --reason TEXT")
+    if not change.reason:
+        fail("Say why they are deactivated: --reason TEXT")
+    address = email.strip().lower()
+    with database_session() as session:
+        person_id = session.scalar(select(Person.id).where(Person.email == address))
+        if person_id is None:
+            fail(f"nobody is registered as {address}")
+        before = staff.one(session, person_id)
+        if not before.active:
+            fail(f"{before.name} <{address}> is deactivated already.")
+        staff.change(session, person_id, change, admin=operator(), settings=settings())
+    handed = f"{before.load} waiting review(s) handed on" if before.role == "reviewer" else None
+    lapsed = f"{before.open_offers} open offer(s) lapsed" if before.open_offers or before.role == "sponsor" else None
+    done = "; ".join(part for part in (handed, lapsed) if part)
+    console.print(
+        f"Deactivated {before.name} <{address}>: their tokens, sessions and sign-in links no longer work"
+        + (f"; {done}." if done else "."),
+        markup=False,
+    )
+
+
 @app.command()
 def status() -> None:
     """The pipeline as a table: ideas per status, overdue work, queue depths, failures."""

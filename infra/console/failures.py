@@ -100,6 +100,11 @@ def failures(
     return Page([_view(row) for row in rows.items], rows.number, rows.size, rows.has_next)
 
 
+def consumers() -> list[str]:
+    """The consumers a message can fail in today: each stage actor, and notify."""
+    return sorted({s.actor.actor_name for s in all_subscriptions()} | {NOTIFY})
+
+
 def count_open(session: Session) -> int:
     return int(session.scalar(select(func.count()).where(FailedMessage.resolved_at.is_(None))) or 0)
 

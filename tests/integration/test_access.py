@@ -193,6 +193,22 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/api/v1/admin/ideas/{reference}/reviewers"): (401, 401, 403, 403, 409),
     ("POST", "/api/v1/admin/ideas/{reference}/duplicate"): (401, 401, 403, 403, 422),
     ("POST", "/api/v1/admin/ideas/{reference}/withdraw"): (401, 401, 403, 403, 200),
+    # The console's failures and people pages: administrators only (404: no such failure, notification or person;
+    # 422: the new person's address is not one).
+    ("GET", "/admin/failures"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 200),
+    ("GET", "/admin/failures/notifications"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 200),
+    ("POST", "/admin/failures/notifications/{notification_id}/resend"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("GET", "/admin/failures/{failure_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("POST", "/admin/failures/{failure_id}/retry"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("POST", "/admin/failures/{failure_id}/discard"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("GET", "/admin/people"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 200),
+    ("GET", "/admin/people/new"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 200),
+    ("POST", "/admin/people/new"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 422),
+    ("GET", "/admin/people/{person_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("POST", "/admin/people/{person_id}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("GET", "/admin/people/{person_id}/deactivate"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("POST", "/admin/people/{person_id}/deactivate"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
+    ("POST", "/admin/people/{person_id}/reactivate"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 404),
     # Signing in is open to anyone; the staff page is for staff (a reviewer's is /reviews and a sponsor's /offers,
     # where it sends them); signing out ends whatever session there is.
     ("GET", "/sign-in"): (200, 200, 200, 200, 200),
@@ -307,6 +323,17 @@ BODIES: dict[tuple[str, str], Body] = {
         json={"of_reference": "IH-1999-000001", "reason": "The same idea."}
     ),
     ("POST", "/api/v1/admin/ideas/{reference}/withdraw"): Body(json={"reason": "They asked us by phone."}),
+    ("POST", "/admin/failures/notifications/{notification_id}/resend"): Body(form=lambda w: {}),
+    ("POST", "/admin/failures/{failure_id}/retry"): Body(form=lambda w: {}),
+    ("POST", "/admin/failures/{failure_id}/discard"): Body(form=lambda w: {"reason": "A test message."}),
+    ("POST", "/admin/people/new"): Body(
+        form=lambda w: {"email": "not-an-address", "name": "Nobody", "role": "reviewer"}
+    ),
+    ("POST", "/admin/people/{person_id}"): Body(
+        form=lambda w: {"name": "Nobody", "role": "reviewer", "capacity": "4", "department": ""}
+    ),
+    ("POST", "/admin/people/{person_id}/deactivate"): Body(form=lambda w: {"reason": "Left the team."}),
+    ("POST", "/admin/people/{person_id}/reactivate"): Body(form=lambda w: {}),
     ("POST", "/sign-in"): Body(form=lambda w: {"email": w.signer}),
     ("POST", "/sign-in/{signed}"): Body(form=lambda w: {}),
     ("POST", "/sign-out"): Body(form=lambda w: {}),

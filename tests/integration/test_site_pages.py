@@ -313,6 +313,8 @@ def test_an_administrator_is_told_what_they_can_do_today(site: Site) -> None:
     assert "on their way" not in page.text
     assert '<a class="govuk-link" href="/incubations">every incubation</a>' in page.text
     assert "For everything else there are no pages yet" in page.text
+    assert '<a class="govuk-link" href="/admin/failures">failures</a>' in page.text
+    assert '<a class="govuk-link" href="/admin/people">people</a>' in page.text
     assert '<a class="govuk-link" href="/docs">API documentation</a>' in page.text
 
 
