@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
 from infra.console import api as console_api
+from infra.console import ideas_web as console_ideas
 from services.incubation.api import router as incubation_router
 from services.incubation.case_study_web import router as case_study_writing_pages
 from services.incubation.milestone_web import router as milestone_pages
@@ -111,6 +112,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         admin_api.router,
         console_api.router,
         console_api.search_router,
+        console_ideas.router,
         signin.router,
         public_pages.router,
         review_pages,

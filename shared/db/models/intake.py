@@ -152,4 +152,3 @@ def search_document() -> ColumnElement[str]:
         # (literals, not parameters: a query's expression must be the index's, word for word)
         .concat(func.coalesce(Idea.proposal, blank)),
     )
-
