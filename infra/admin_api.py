@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,8 +25,10 @@ from shared.db.models import (
 )
 from shared.errors import NotFound
 from shared.lifecycle import Status
+from shared.paging import Page, PageRequest
 from shared.principal import Principal
 from shared.web.deps import require, uow
+from shared.web.paging import Paging, link_next
 from shared.worker.broker import queue_depths
 
 router = APIRouter(prefix="/api/v1/admin", tags=["administration"])
@@ -63,19 +65,24 @@ class TimelineEntry(BaseModel):
 _ENVELOPE = {"event_id", "type", "version", "occurred_at", "idea_id", "idea_reference", "correlation_id"}
 
 
-def timeline(session: Session, reference: str) -> list[TimelineEntry]:
-    """Every event about an idea in the order it was committed: status changes, assignments, reminders,
-    escalations, offers, notifications that failed. The outbox is the idea's full history."""
+def timeline(session: Session, reference: str, *, page: PageRequest) -> Page[TimelineEntry]:
+    """Every event about an idea in the order it was committed, a page at a time: status changes, assignments,
+    reminders, escalations, offers, administrators' actions, notifications that failed. The outbox is the idea's
+    full history."""
     idea_id = session.scalar(select(Idea.id).where(Idea.reference == reference))
     if idea_id is None:
         raise NotFound(f"no idea with reference {reference}")
-    rows = session.execute(
-        select(OutboxMessage.payload, OutboxMessage.published_at)
-        .where(OutboxMessage.idea_id == idea_id)
-        .order_by(OutboxMessage.id)
-    ).all()
+    rows = page.page(
+        session.execute(
+            select(OutboxMessage.payload, OutboxMessage.published_at)
+            .where(OutboxMessage.idea_id == idea_id)
+            .order_by(OutboxMessage.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        ).all()
+    )
     entries = []
-    for payload, published_at in rows:
+    for payload, published_at in rows.items:
         event = json.loads(payload)
         entries.append(
             TimelineEntry(
@@ -86,7 +93,7 @@ def timeline(session: Session, reference: str) -> list[TimelineEntry]:
                 data={k: v for k, v in event.items() if k not in _ENVELOPE},
             )
         )
-    return entries
+    return Page(entries, rows.number, rows.size, rows.has_next)
 
 
 def ping_broker(runtime: Any) -> None:
@@ -145,7 +152,14 @@ def get_pipeline(request: Request, _admin: Annotated[Principal, Depends(require(
 
 @router.get("/ideas/{reference}/timeline", response_model=list[TimelineEntry])
 def get_timeline(
-    request: Request, reference: str, _admin: Annotated[Principal, Depends(require("admin"))]
+    request: Request,
+    response: Response,
+    reference: str,
+    paging: Paging,
+    _admin: Annotated[Principal, Depends(require("admin"))],
 ) -> list[TimelineEntry]:
+    """An idea's events, oldest first, a page at a time (a `Link` header names the next page)."""
     with uow(request) as session:
-        return timeline(session, reference)
+        page = timeline(session, reference, page=paging)
+    link_next(request, response, page)
+    return page.items

@@ -23,6 +23,7 @@ from infra import admin_api, api_docs, navigation, public_pages, signin
 from infra.composition import Runtime
 from infra.console import api as console_api
 from infra.console import failures_web, people_web
+from infra.console import ideas_web as console_ideas
 from services.incubation.api import router as incubation_router
 from services.incubation.case_study_web import router as case_study_writing_pages
 from services.incubation.milestone_web import router as milestone_pages
@@ -112,6 +113,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         admin_api.router,
         console_api.router,
         console_api.search_router,
+        console_ideas.router,
         signin.router,
         public_pages.router,
         review_pages,

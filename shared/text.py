@@ -14,8 +14,13 @@ from pydantic import AfterValidator
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def has_control_characters(value: str) -> bool:
+    """Whether `value` holds a character no form or email a person writes holds (line breaks and tabs are fine)."""
+    return _CONTROL.search(value) is not None
+
+
 def _printable(value: str) -> str:
-    if _CONTROL.search(value):
+    if has_control_characters(value):
         raise ValueError("remove the control characters (such as NUL) from the text")
     return value
 

@@ -216,6 +216,7 @@ def run_worker(s: Settings, stages: list[str], threads: int) -> None:
     import dramatiq
 
     from infra.composition import TOPIC_STAGES, Runtime, queue_names, sweeps_of
+    from shared.heap import settle
     from shared.worker.health import Heartbeat
     from shared.worker.sweep import run_sweeps
 
@@ -228,6 +229,7 @@ def run_worker(s: Settings, stages: list[str], threads: int) -> None:
         queues = set(queue_names(s, queued))
         worker_ = dramatiq.Worker(runtime.broker, queues=queues, worker_threads=threads, worker_timeout=s.redis_poll_ms)
         worker_.queue_prefetch = s.worker_prefetch
+        settle()  # before the first message: start-up's objects out of the collector's sight
         worker_.start()
     listeners = [
         threading.Thread(

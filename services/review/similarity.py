@@ -19,10 +19,10 @@ from sqlalchemy import (
     String,
     bindparam,
     cast,
-    exists,
     func,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
@@ -207,9 +207,9 @@ def _index(connection: Connection, keyed: list[tuple[int, list[int]]]) -> None:
         connection.execute(insert, [{"band": key, "idea_id": idea_id} for idea_id, keys in keyed for key in keys])
 
 
-_UNINDEXED = (
+_AFTER = (
     select(_ideas.c.id, _ideas.c.title, _ideas.c.problem, _ideas.c.proposal)
-    .where(_ideas.c.id > bindparam("after"), ~exists().where(_bands.c.idea_id == _ideas.c.id))
+    .where(_ideas.c.id > bindparam("after"))
     .order_by(_ideas.c.id)
     .limit(bindparam("batch"))
 )
@@ -220,18 +220,29 @@ def index_unindexed(session_factory: sessionmaker[Session], *, batch: int = 500)
 
     Bands only: no candidates are recorded for them, but every idea screened afterwards is compared
     with them. A transaction a batch; running it again indexes nothing twice. Returns how many it indexed.
+
+    Whether an idea is indexed is asked of the bands' primary key, with its first band: the table has no
+    index by idea alone (screening writes 64 rows an idea, and each index would cost every one of them), so
+    asking "has this idea any band?" would read the whole table, as it once did, every batch.
     """
     indexed, after = 0, 0
     while True:
         with unit_of_work(session_factory) as session:
             connection = session.connection()
-            rows = connection.execute(_UNINDEXED, {"after": after, "batch": batch}).all()
+            rows = connection.execute(_AFTER, {"after": after, "batch": batch}).all()
             if not rows:
                 return indexed
             keyed = [
                 (row.id, bands(signature(shingles(idea_text(row.title, row.problem, row.proposal))))) for row in rows
             ]
             keyed = [(idea_id, keys) for idea_id, keys in keyed if keys]  # an idea without words is like nothing
+            if keyed:
+                firsts = [(keys[0], idea_id) for idea_id, keys in keyed]
+                done: set[int] = set()
+                for start in range(0, len(firsts), 250):  # 500 parameters a statement at most
+                    pairs = tuple_(_bands.c.band, _bands.c.idea_id).in_(firsts[start : start + 250])
+                    done.update(connection.execute(select(_bands.c.idea_id).where(pairs)).scalars())
+                keyed = [(idea_id, keys) for idea_id, keys in keyed if idea_id not in done]
             if keyed:
                 _index(connection, keyed)
             indexed += len(keyed)

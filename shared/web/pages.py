@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -134,6 +134,15 @@ def govuk_datetime(value: str | datetime) -> str:
     return f"{moment.day} {moment:%B %Y} at {hour}:{moment:%M}{'am' if moment.hour < 12 else 'pm'}{suffix}"
 
 
+def govuk_date(value: date | datetime) -> str:
+    """`5 January 2026`: a date as GOV.UK writes it; a moment's date is its day in the UK."""
+    if isinstance(value, datetime):
+        if _LONDON is not None and value.tzinfo is not None:
+            value = value.astimezone(_LONDON)
+        value = value.date()
+    return f"{value.day} {value:%B %Y}"
+
+
 @lru_cache(maxsize=16)
 def environment(package: str, folder: str = "templates") -> Environment:
     """The Jinja2 environment for a service's templates folder: every value escaped, no silent blanks."""
@@ -146,6 +155,7 @@ def environment(package: str, folder: str = "templates") -> Environment:
         auto_reload=False,
     )
     env.filters["govuk_datetime"] = govuk_datetime
+    env.filters["govuk_date"] = govuk_date
     return env
 
 

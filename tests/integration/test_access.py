@@ -177,6 +177,20 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("POST", "/admin/ideas/{reference}/matching/offer"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
     ("POST", "/admin/ideas/{reference}/matching/rematch"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
     ("POST", "/admin/ideas/{reference}/matching/close"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
+    # The console's ideas: found, shown in full, and unblocked (a fresh idea is not in review yet: 409).
+    ("GET", "/admin/ideas"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 200),
+    ("GET", "/admin/ideas/{reference}"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 200),
+    ("POST", "/admin/ideas/{reference}/reassign"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
+    ("POST", "/admin/ideas/{reference}/reviewers"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 409),
+    ("POST", "/admin/ideas/{reference}/duplicate"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 422),
+    ("POST", "/admin/ideas/{reference}/withdraw"): (SIGN_IN_FIRST, SIGN_IN_FIRST, 403, 403, 303),
+    ("POST", "/admin/ideas/{reference}/notifications/{notification_id}/resend"): (
+        SIGN_IN_FIRST,
+        SIGN_IN_FIRST,
+        403,
+        403,
+        404,
+    ),
     # Administration.
     ("GET", "/api/v1/admin/pipeline"): (401, 401, 403, 403, 200),
     ("GET", "/api/v1/admin/notifications"): (401, 401, 403, 403, 200),
@@ -309,6 +323,17 @@ BODIES: dict[tuple[str, str], Body] = {
     ),
     ("POST", "/admin/ideas/{reference}/matching/rematch"): Body(form=lambda w: {}),
     ("POST", "/admin/ideas/{reference}/matching/close"): Body(form=lambda w: {"reason": "No sponsor this year."}),
+    ("POST", "/admin/ideas/{reference}/reassign"): Body(
+        form=lambda w: {"task_id": "2000000000", "reviewer_email": "reviewer@example.gov.uk", "reason": "Off sick."}
+    ),
+    ("POST", "/admin/ideas/{reference}/reviewers"): Body(
+        form=lambda w: {"reviewer_email": "reviewer@example.gov.uk", "reason": "A second view."}
+    ),
+    ("POST", "/admin/ideas/{reference}/duplicate"): Body(
+        form=lambda w: {"of_reference": "IH-1999-000001", "reason": "The same idea."}
+    ),
+    ("POST", "/admin/ideas/{reference}/withdraw"): Body(form=lambda w: {"reason": "They asked us by phone."}),
+    ("POST", "/admin/ideas/{reference}/notifications/{notification_id}/resend"): Body(form=lambda w: {}),
     ("POST", "/api/v1/admin/failures/{failure_id}/discard"): Body(json={"reason": "A test message."}),
     # Registering the same person twice would answer differently the second time: a bad address answers the same.
     ("POST", "/api/v1/admin/people"): Body(json={"email": "not-an-address", "name": "Nobody", "role": "reviewer"}),
