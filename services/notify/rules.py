@@ -304,6 +304,7 @@ class Rules:
                     consumer=event.consumer,
                     error=event.error,
                     failed_message_id=event.failed_message_id,
+                    failure_url=f"{self.public}/admin/failures/{event.failed_message_id}",
                 )
         return None
 
@@ -364,8 +365,10 @@ class Rules:
     def _admins(self, event: ev.EventBase, name: str, **extra: Any) -> list[Intent]:
         facts = self.idea(event.idea_id)
         title = facts.title if facts else event.idea_reference
+        # Every email to administrators links to the idea's page in the console, where they act on it.
+        idea_url = f"{self.public}/admin/ideas/{event.idea_reference}"
         return [
-            Intent("admin", f"admin/{name}", email, admin_name, {"title": title, **extra})
+            Intent("admin", f"admin/{name}", email, admin_name, {"title": title, "idea_url": idea_url, **extra})
             for admin_name, email in self.admins()
         ]
 

@@ -88,7 +88,12 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "admin", "Alex Admin", idea_url=f"{PUBLIC}/admin/ideas/{REFERENCE}/matching", reason="No sponsor had room."
     ),
     "admin/review_escalated": staff(
-        "admin", "Alex Admin", late_reviewer_name="Rhona Reviewer", replacement_name="Ravi Reviewer", declined=False
+        "admin",
+        "Alex Admin",
+        late_reviewer_name="Rhona Reviewer",
+        replacement_name="Ravi Reviewer",
+        declined=False,
+        idea_url=f"{PUBLIC}/admin/ideas/{REFERENCE}",
     ),
     "admin/notification_failed": staff(
         "admin",
@@ -98,9 +103,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         failed_template="submitter/received",
         state="failed",
         error="550 5.1.1 mailbox unavailable",
+        idea_url=f"{PUBLIC}/admin/ideas/{REFERENCE}",
     ),
     "admin/message_failed": staff(
-        "admin", "Alex Admin", consumer="review.screen_idea", error="IllegalTransition", failed_message_id=2
+        "admin",
+        "Alex Admin",
+        consumer="review.screen_idea",
+        error="IllegalTransition",
+        failed_message_id=2,
+        failure_url=f"{PUBLIC}/admin/failures/2",
     ),
     "sender/not_accepted": {
         "audience": "sender",
@@ -208,6 +219,28 @@ def test_a_hostile_title_is_escaped_in_html_and_kept_as_it_is_in_text(name: str)
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script" not in subject
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "link"),
+    [
+        ("admin/message_failed", {}, f"{PUBLIC}/admin/failures/2"),
+        ("admin/review_escalated", {"replacement_name": None}, f"{PUBLIC}/admin/ideas/{REFERENCE}"),
+        ("admin/notification_failed", {}, f"{PUBLIC}/admin/ideas/{REFERENCE}"),
+        ("admin/notification_failed", {"state": "unconfirmed"}, f"{PUBLIC}/admin/ideas/{REFERENCE}"),
+    ],
+)
+def test_an_email_asking_an_administrator_to_act_links_the_console_page_to_act_on(
+    name: str, changes: dict[str, Any], link: str
+) -> None:
+    _, text, html = rendered(name, **changes)
+    assert link in text
+    assert f'href="{link}"' in html
+
+
+def test_an_escalated_review_that_found_a_replacement_asks_nothing_of_the_administrator() -> None:
+    _, text, _ = rendered("admin/review_escalated")
+    assert "/admin/ideas/" not in text
 
 
 def test_a_refused_email_is_answered_without_a_reference_saying_why() -> None:
