@@ -29,6 +29,7 @@ from services.intake.schemas import Submission
 from services.notify.handlers import failed
 from shared.db.models import Notification
 from shared.db.uow import unit_of_work
+from shared.paging import PageRequest
 from tests.conftest import Stack
 from tests.helpers import smtp_server, start_component, wait_for
 
@@ -162,7 +163,9 @@ def test_a_worker_killed_after_the_server_took_an_email_never_sends_it_twice_and
     assert len(rows()) == 5
 
     with unit_of_work(factory) as session:
-        needing_attention = [view for view in failed(session) if view.idea_reference == created.reference]
+        needing_attention = [
+            view for view in failed(session, page=PageRequest(1, 100)).items if view.idea_reference == created.reference
+        ]
     assert [(v.id, v.state, v.template) for v in needing_attention] == [
         (received.id, "unconfirmed", "submitter/received")
     ]
